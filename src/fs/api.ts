@@ -1,0 +1,328 @@
+/**
+ * The lowlevel filesystem API that tsfuse users implement.
+ *
+ * It follows libfuse's lowlevel API (fuse_lowlevel.h): operations address
+ * inodes by `nodeid` (a number the filesystem chose when it answered LOOKUP,
+ * MKDIR, CREATE, …; 1 is the root), not by path. Every method is optional: an
+ * operation the filesystem leaves out is answered ENOSYS, and for the ones the
+ * kernel caches (OPEN, FLUSH, …) the kernel then stops asking.
+ *
+ * Errors: throw `new FuseError('ENOENT')`, or let a Node `fs` error (whose
+ * `code` is an errno name) propagate; the session turns either into the
+ * negative errno the kernel expects. Anything else thrown becomes EIO and one
+ * log line; the server keeps running.
+ *
+ * Numbers: nodeids, file handles, offsets and sizes are plain JS numbers.
+ * They are u64 on the wire, but every value a filesystem hands out stays far
+ * below 2^53. Opaque 64-bit values the kernel makes up (lock owners) are
+ * bigints.
+ */
+
+/** Who is asking: the caller's credentials as the kernel reports them. */
+export interface RequestContext {
+  /** Request id, unique among the requests in flight. */
+  readonly unique: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Thread group id of the caller (0 for requests the kernel makes itself). */
+  readonly pid: number;
+  /**
+   * Aborted when the kernel sends INTERRUPT for this request (the caller was
+   * signalled). A handler that stops early should throw FuseError('EINTR').
+   */
+  readonly signal: AbortSignal;
+}
+
+/** Context of the operations that create a node: the caller's umask applies. */
+export interface CreateContext extends RequestContext {
+  /** The caller's umask; the kernel has not applied it when DONT_MASK is negotiated. */
+  readonly umask: number;
+}
+
+/** struct fuse_attr: what stat(2) shows for a node. Times are seconds + nanoseconds. */
+export interface Attr {
+  ino: number;
+  size: number;
+  blocks: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
+  atimensec: number;
+  mtimensec: number;
+  ctimensec: number;
+  /** File type and permission bits, as in st_mode. */
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  blksize: number;
+  /** FUSE_ATTR_* flags (FUSE_ATTR_SUBMOUNT, FUSE_ATTR_DAX); usually 0. */
+  flags: number;
+}
+
+/** The reply to LOOKUP and to every operation that creates a node. */
+export interface Entry {
+  /** The nodeid the kernel will use for this node from now on; 0 = negative entry (cached ENOENT). */
+  nodeid: number;
+  /** nodeid + generation must be unique over the filesystem's lifetime. */
+  generation?: number;
+  attr: Attr;
+  /** Seconds the kernel may cache the name → node binding (fractions allowed). Default 1. */
+  entryTimeout?: number;
+  /** Seconds the kernel may cache `attr`. Default 1. */
+  attrTimeout?: number;
+}
+
+/** The reply to GETATTR and SETATTR. */
+export interface AttrReply {
+  attr: Attr;
+  /** Seconds the kernel may cache `attr`. Default 1. */
+  attrTimeout?: number;
+}
+
+/**
+ * The reply to OPEN (and the open half of CREATE / TMPFILE).
+ *
+ * Passthrough: when the session negotiated FUSE_PASSTHROUGH, a filesystem can
+ * hand the kernel the file to read and write itself by returning
+ * `backingFd` and `passthrough: true`. The session registers the fd with the
+ * kernel (FUSE_DEV_IOC_BACKING_OPEN) once per inode and shares that backing id
+ * among all opens of the inode, because the kernel requires every open of an
+ * inode to agree: while an inode has passthrough opens, every further open of
+ * it passes through (even with `passthrough: false`), and while it has plain
+ * opens, a passthrough request is served as a plain open. The fd stays the
+ * filesystem's to close; the session only borrows it during the open.
+ */
+export interface OpenReply {
+  /** File handle the kernel passes back on READ/WRITE/RELEASE of this open. */
+  fh: number;
+  /** FOPEN_DIRECT_IO: bypass the page cache (reads/writes always reach the server). */
+  directIo?: boolean;
+  /** FOPEN_KEEP_CACHE: keep cached pages from earlier opens. Ignored with passthrough. */
+  keepCache?: boolean;
+  /** FOPEN_NONSEEKABLE. */
+  nonseekable?: boolean;
+  /** FOPEN_CACHE_DIR (OPENDIR only): let the kernel cache the listing. */
+  cacheDir?: boolean;
+  /** FOPEN_STREAM: no file position at all. */
+  stream?: boolean;
+  /** FOPEN_NOFLUSH: no FLUSH on close. */
+  noflush?: boolean;
+  /** FOPEN_PARALLEL_DIRECT_WRITES. */
+  parallelDirectWrites?: boolean;
+  /** Ask for passthrough to `backingFd` (see above). */
+  passthrough?: boolean;
+  /** An fd open on the backing file, needed when `passthrough` is true. */
+  backingFd?: number;
+}
+
+/** The reply to CREATE and TMPFILE: the new entry and its open file. */
+export interface CreateReply extends Entry {
+  open: OpenReply;
+}
+
+/** What SETATTR asks to change; absent fields stay as they are. */
+export interface SetattrArgs {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  /** Seconds + nanoseconds, or 'now' (FATTR_ATIME_NOW). */
+  atime?: { sec: number; nsec: number } | 'now';
+  mtime?: { sec: number; nsec: number } | 'now';
+  ctime?: { sec: number; nsec: number };
+  /** Set when the change is made through an open file (ftruncate, fchmod …). */
+  fh?: number;
+  lockOwner?: bigint;
+  /** FATTR_KILL_SUIDGID: clear suid/sgid as part of this change. */
+  killSuidgid?: boolean;
+}
+
+/** struct fuse_kstatfs. */
+export interface Statfs {
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  bsize: number;
+  namelen: number;
+  frsize: number;
+}
+
+/** A POSIX record lock (struct fuse_file_lock). `end` is inclusive; type is F_RDLCK/F_WRLCK/F_UNLCK. */
+export interface FileLock {
+  start: number;
+  end: number;
+  type: number;
+  pid: number;
+}
+
+/** One directory entry for READDIR. */
+export interface Dirent {
+  /** Inode number shown in d_ino (not a nodeid: READDIR does not create a lookup reference). */
+  ino: number;
+  /** The offset of the *next* entry: the kernel passes it back to continue the listing. */
+  nextOffset: number;
+  /** File type, as the S_IFMT bits of st_mode (e.g. 0o040000) or DT_* >> 12; 0 = unknown. */
+  type: number;
+  name: string | Buffer;
+}
+
+/**
+ * Where READDIR / READDIRPLUS put their entries. `add` returns false when the
+ * entry did not fit in the kernel's buffer: stop there, the kernel asks again
+ * from that entry's offset.
+ */
+export interface DirentSink {
+  add(entry: Dirent): boolean;
+}
+
+/**
+ * READDIRPLUS entries carry a full lookup reply. Every added entry except "."
+ * and ".." counts as a LOOKUP of that node (the kernel will FORGET it), but
+ * only if `add` returned true: take the lookup reference after a successful add.
+ */
+export interface DirentPlusSink {
+  add(entry: Dirent, lookup: Entry | null): boolean;
+}
+
+/** Extended statx reply: the attributes plus the statx-only fields. */
+export interface StatxReply {
+  attrTimeout?: number;
+  /** Mask of the STATX_* fields that are valid. */
+  mask: number;
+  attr: Attr;
+  btime?: { sec: number; nsec: number };
+  attributes?: number;
+  attributesMask?: number;
+}
+
+/** The negotiated connection, shown to the filesystem's init(). */
+export interface ConnectionInfo {
+  protoMajor: number;
+  protoMinor: number;
+  /** Names of the INIT flags both sides agreed on (e.g. 'FUSE_PASSTHROUGH'). */
+  flags: ReadonlySet<string>;
+  maxWrite: number;
+  maxReadahead: number;
+  /** True when FUSE_PASSTHROUGH was negotiated: open replies may carry a backingFd. */
+  passthrough: boolean;
+}
+
+/** Features a filesystem asks the session to negotiate at INIT. */
+export interface FilesystemFeatures {
+  /** Request FUSE_PASSTHROUGH (needs Linux ≥ 6.9 with CONFIG_FUSE_PASSTHROUGH, and CAP_SYS_ADMIN). */
+  passthrough?: boolean;
+  /** 1 (default) or 2: 2 lets backing files live on overlayfs/another FUSE, but nothing can stack on this mount. */
+  maxStackDepth?: 1 | 2;
+  /** FUSE_WRITEBACK_CACHE; never granted together with passthrough. */
+  writebackCache?: boolean;
+  /** FUSE_DO_READDIRPLUS (and READDIRPLUS_AUTO). */
+  readdirplus?: boolean;
+  /** POSIX locks / flock handled by the filesystem (FUSE_POSIX_LOCKS, FUSE_FLOCK_LOCKS). */
+  posixLocks?: boolean;
+  flockLocks?: boolean;
+  /** FUSE_HANDLE_KILLPRIV_V2: the filesystem clears suid/sgid on write/truncate itself. */
+  handleKillprivV2?: boolean;
+  /** FUSE_DONT_MASK: the kernel does not apply the umask; the filesystem does (ctx.umask). */
+  dontMask?: boolean;
+  /** FUSE_ATOMIC_O_TRUNC: OPEN may carry O_TRUNC. */
+  atomicOTrunc?: boolean;
+  /** FUSE_EXPORT_SUPPORT: the filesystem answers LOOKUP of "." and "..". */
+  exportSupport?: boolean;
+  /** FUSE_PARALLEL_DIROPS. Default true. */
+  parallelDirops?: boolean;
+  /** FUSE_CACHE_SYMLINKS. */
+  cacheSymlinks?: boolean;
+  /** Largest WRITE the kernel may send, in bytes (default 1 MiB). */
+  maxWrite?: number;
+}
+
+/**
+ * The operations. Arguments come in the order of the corresponding libfuse
+ * lowlevel function; operations with many fields take an args object.
+ */
+export interface Filesystem {
+  /** Asked before INIT is answered. */
+  readonly features?: FilesystemFeatures;
+
+  /** Called once INIT has been negotiated, before any other request. */
+  init?(conn: ConnectionInfo): void | Promise<void>;
+  /** Called on DESTROY, or when the session ends. */
+  destroy?(): void | Promise<void>;
+
+  lookup?(ctx: RequestContext, parent: number, name: string): Promise<Entry>;
+  /** Drop `nlookup` lookup references to `nodeid`. No reply is sent. */
+  forget?(nodeid: number, nlookup: number): void;
+  /** BATCH_FORGET; when absent, forget() is called for each item. */
+  batchForget?(items: ReadonlyArray<{ nodeid: number; nlookup: number }>): void;
+  getattr?(ctx: RequestContext, nodeid: number, fh?: number): Promise<AttrReply>;
+  setattr?(ctx: RequestContext, nodeid: number, args: SetattrArgs): Promise<AttrReply>;
+  readlink?(ctx: RequestContext, nodeid: number): Promise<string | Buffer>;
+  symlink?(ctx: CreateContext, parent: number, name: string, target: string): Promise<Entry>;
+  mknod?(ctx: CreateContext, parent: number, name: string, mode: number, rdev: number): Promise<Entry>;
+  mkdir?(ctx: CreateContext, parent: number, name: string, mode: number): Promise<Entry>;
+  unlink?(ctx: RequestContext, parent: number, name: string): Promise<void>;
+  rmdir?(ctx: RequestContext, parent: number, name: string): Promise<void>;
+  /** flags: RENAME_NOREPLACE (1), RENAME_EXCHANGE (2), RENAME_WHITEOUT (4), or 0. */
+  rename?(ctx: RequestContext, parent: number, name: string, newParent: number, newName: string, flags: number): Promise<void>;
+  link?(ctx: RequestContext, nodeid: number, newParent: number, newName: string): Promise<Entry>;
+  /** flags: the open(2) flags (O_CREAT/O_EXCL/O_NOCTTY are filtered by the kernel). */
+  open?(ctx: RequestContext, nodeid: number, flags: number): Promise<OpenReply>;
+  /** Return at most `size` bytes; fewer only at end of file (or with direct I/O). */
+  read?(ctx: RequestContext, nodeid: number, fh: number, offset: number, size: number): Promise<Buffer>;
+  /**
+   * `data` is a view into the session's read buffer: copy it if you keep it
+   * after the promise settles. Returns the number of bytes written.
+   */
+  write?(ctx: RequestContext, nodeid: number, fh: number, offset: number, data: Buffer, writeFlags: number): Promise<number>;
+  flush?(ctx: RequestContext, nodeid: number, fh: number, lockOwner: bigint): Promise<void>;
+  release?(ctx: RequestContext, nodeid: number, fh: number, flags: number): Promise<void>;
+  fsync?(ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): Promise<void>;
+  opendir?(ctx: RequestContext, nodeid: number, flags: number): Promise<OpenReply>;
+  readdir?(ctx: RequestContext, nodeid: number, fh: number, offset: number, out: DirentSink): Promise<void>;
+  readdirplus?(ctx: RequestContext, nodeid: number, fh: number, offset: number, out: DirentPlusSink): Promise<void>;
+  releasedir?(ctx: RequestContext, nodeid: number, fh: number): Promise<void>;
+  fsyncdir?(ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): Promise<void>;
+  statfs?(ctx: RequestContext, nodeid: number): Promise<Statfs>;
+  /** flags: XATTR_CREATE (1) / XATTR_REPLACE (2). */
+  setxattr?(ctx: RequestContext, nodeid: number, name: string, value: Buffer, flags: number): Promise<void>;
+  /** Return the whole value; the session answers size queries and ERANGE itself. Missing: throw ENODATA. */
+  getxattr?(ctx: RequestContext, nodeid: number, name: string): Promise<Buffer>;
+  /** Return the attribute names; the session encodes them and answers size queries / ERANGE. */
+  listxattr?(ctx: RequestContext, nodeid: number): Promise<Array<string | Buffer>>;
+  removexattr?(ctx: RequestContext, nodeid: number, name: string): Promise<void>;
+  /** mask: R_OK/W_OK/X_OK/F_OK. */
+  access?(ctx: RequestContext, nodeid: number, mask: number): Promise<void>;
+  create?(ctx: CreateContext, parent: number, name: string, mode: number, flags: number): Promise<CreateReply>;
+  getlk?(ctx: RequestContext, nodeid: number, fh: number, owner: bigint, lock: FileLock): Promise<FileLock>;
+  /** `sleep` is true for F_SETLKW: wait for the lock (honour ctx.signal). */
+  setlk?(ctx: RequestContext, nodeid: number, fh: number, owner: bigint, lock: FileLock, sleep: boolean): Promise<void>;
+  /** flock(2) on an open file; op is LOCK_SH/LOCK_EX/LOCK_UN, with LOCK_NB when the caller would not wait. */
+  flock?(ctx: RequestContext, nodeid: number, fh: number, owner: bigint, op: number): Promise<void>;
+  bmap?(ctx: RequestContext, nodeid: number, blocksize: number, block: number): Promise<number>;
+  ioctl?(ctx: RequestContext, nodeid: number, fh: number, cmd: number, arg: bigint, input: Buffer, outSize: number, flags: number): Promise<{ result: number; output?: Buffer }>;
+  /** Returns the ready events (POLLIN …). `kh` is set when the kernel wants a NOTIFY_POLL later. */
+  poll?(ctx: RequestContext, nodeid: number, fh: number, events: number, kh: bigint | null): Promise<number>;
+  /** mode: FALLOC_FL_* bits. */
+  fallocate?(ctx: RequestContext, nodeid: number, fh: number, offset: number, length: number, mode: number): Promise<void>;
+  /** whence: SEEK_SET..SEEK_HOLE. Returns the new offset. */
+  lseek?(ctx: RequestContext, nodeid: number, fh: number, offset: number, whence: number): Promise<number>;
+  copyFileRange?(ctx: RequestContext, args: CopyFileRangeArgs): Promise<number>;
+  tmpfile?(ctx: CreateContext, parent: number, mode: number, flags: number): Promise<CreateReply>;
+  statx?(ctx: RequestContext, nodeid: number, fh: number | undefined, flags: number, mask: number): Promise<StatxReply>;
+  syncfs?(ctx: RequestContext, nodeid: number): Promise<void>;
+}
+
+export interface CopyFileRangeArgs {
+  nodeIn: number;
+  fhIn: number;
+  offsetIn: number;
+  nodeOut: number;
+  fhOut: number;
+  offsetOut: number;
+  length: number;
+  flags: number;
+}
