@@ -1,0 +1,185 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import yargs from 'yargs';
+import type { Argv } from 'yargs';
+import { commonOptions, type Command } from './command';
+import { mountCommand } from './commands/mount';
+import { umountCommand } from './commands/umount';
+import { CliError, UsageError } from './errors';
+import { Logger } from './log';
+import {
+  ENV_PREFIX,
+  envName,
+  flagName,
+  normalizeArgs,
+  readConfigFile,
+  resolveOptions,
+  type OptionTable,
+} from './options';
+
+/** Every subcommand; probe and bench join this list. */
+export const COMMANDS: readonly Command[] = [mountCommand, umountCommand];
+
+const ALL_TABLES: readonly OptionTable[] = [commonOptions, ...COMMANDS.map((c) => c.options)];
+
+export const PRECEDENCE = [
+  'Every option can also be set in the environment as TSFUSE_<OPTION> (e.g. TSFUSE_ATTR_TIMEOUT=5,',
+  'TSFUSE_DEBUG=1) or in a JSON config file named by --config FILE or TSFUSE_CONFIG (e.g.',
+  '{"attr-timeout": 5, "options": "allow_other,ro"}; relative paths there are relative to the file).',
+  'Precedence, per option: command line > environment > config file > default. An option is taken',
+  'whole from the first that sets it: -o on the command line replaces TSFUSE_OPTIONS.',
+].join('\n');
+
+const EXIT_STATUS = 'Exit status: 0 success, 1 failure, 2 bad command line, environment or config file.';
+
+/** Runs the CLI on `rawArgs` (argv without node and the script); resolves to the exit status. */
+export async function main(rawArgs: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const log = Logger.console();
+  try {
+    const args = normalizeArgs(rawArgs, ALL_TABLES);
+    const chosen = await parseCommandLine(args);
+    const cwd = process.cwd();
+    const common = resolveOptions(commonOptions, { cli: chosen.argv, env, cwd });
+    const config = common.config === undefined ? undefined : readConfigFile(common.config, ALL_TABLES);
+    const options = resolveOptions(chosen.command.options, { cli: chosen.argv, env, config, cwd });
+    const positionals: Record<string, string> = {};
+    for (const p of chosen.command.positionals) positionals[p.name] = String(chosen.argv[p.name]);
+    return await chosen.command.run({ positionals, options, args, cwd, env, log });
+  } catch (err) {
+    if (err instanceof CliError) {
+      log.error(`tsfuse: ${err.message}`);
+      return err.exitCode;
+    }
+    // Not something the user did: keep the stack, it is what a bug report needs.
+    log.error(`tsfuse: internal error: ${(err as Error)?.stack ?? String(err)}`);
+    return 1;
+  }
+}
+
+interface Chosen {
+  command: Command;
+  argv: Record<string, unknown>;
+}
+
+/** yargs only reads the command line here; resolution and running happen in main(). */
+async function parseCommandLine(args: readonly string[]): Promise<Chosen> {
+  let chosen: Chosen | undefined;
+  let parser = yargs([...args])
+    .scriptName('tsfuse')
+    .usage('Usage: $0 <command> [options]')
+    .parserConfiguration({ 'strip-dashed': true, 'strip-aliased': true, 'duplicate-arguments-array': true })
+    .version(packageVersion())
+    .help()
+    .alias('help', 'h')
+    .strict()
+    .demandCommand(1, 'no command given')
+    .epilogue(`${PRECEDENCE}\n\n${environmentTable()}\n\n${EXIT_STATUS}`)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((message: string | null, err: Error | undefined) => {
+      // Our own errors (from normalizeArgs, the resolver) pass through; yargs' become usage errors.
+      if (err instanceof CliError) throw err;
+      throw new UsageError(`${explain(message ?? err?.message ?? 'bad command line', args)} (see tsfuse --help)`);
+    });
+  parser = addOptions(parser, commonOptions, 'Common options:');
+  for (const command of COMMANDS) {
+    const usage = [command.name, ...command.positionals.map((p) => `<${p.name}>`)].join(' ');
+    parser = parser.command(
+      usage,
+      command.describe,
+      (y: Argv) => {
+        let sub = y;
+        for (const p of command.positionals) sub = sub.positional(p.name, { describe: p.describe, type: 'string' });
+        sub = addOptions(sub, command.options, `${command.name} options:`);
+        return command.epilogue ? sub.epilogue(`${command.epilogue}\n\n${PRECEDENCE}\n\n${EXIT_STATUS}`) : sub;
+      },
+      (argv) => {
+        chosen = { command, argv: argv as Record<string, unknown> };
+      },
+    );
+  }
+  const first = firstPositional(args);
+  if (first !== undefined && !COMMANDS.some((c) => c.name === first)) {
+    throw new UsageError(`unknown command '${first}' (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
+  }
+  await parser.parseAsync();
+  if (!chosen) throw new UsageError('no command given (see tsfuse --help)');
+  return chosen;
+}
+
+function addOptions(y: Argv, table: OptionTable, group: string): Argv {
+  for (const [key, spec] of Object.entries(table)) {
+    const hint = spec.internal ? '' : `  [env ${envName(key)}]`;
+    const shown = spec.defaultDescription ?? (spec.default === undefined || spec.default === false ? undefined : String(spec.default));
+    y = y.option(flagName(key), {
+      type: spec.cli,
+      alias: spec.alias,
+      describe: spec.describe + hint,
+      group,
+      hidden: spec.internal,
+      // No yargs default: an option absent from the command line must stay undefined
+      // so the environment and the config file get their turn.
+      defaultDescription: shown,
+      requiresArg: spec.cli === 'string',
+    });
+  }
+  return y;
+}
+
+/** The TSFUSE_* names of every option, for the top-level --help. */
+function environmentTable(): string {
+  const rows: string[] = [];
+  const seen = new Set<string>();
+  for (const table of ALL_TABLES) {
+    for (const [key, spec] of Object.entries(table)) {
+      if (spec.internal || seen.has(key)) continue;
+      seen.add(key);
+      const commands = COMMANDS.filter((c) => key in c.options).map((c) => c.name);
+      const flag = (spec.alias?.length === 1 ? `-${spec.alias}, ` : '') + `--${flagName(key)}`;
+      rows.push([envName(key).padEnd(24), flag.padEnd(22), commands.length ? commands.join(', ') : 'all'].join(' '));
+    }
+  }
+  return `Environment (${ENV_PREFIX}*)          Option                 Commands\n  ${rows.join('\n  ')}`;
+}
+
+/** The command name: the first word that is neither a flag nor the value of --config. */
+function firstPositional(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--config') i++;
+    else if (!args[i].startsWith('-')) return args[i];
+  }
+  return undefined;
+}
+
+/** yargs' validation messages, said the way the rest of tsfuse says things, on one line. */
+function explain(message: string, args: readonly string[]): string {
+  const unknown = /^Unknown arguments?: (.*)$/.exec(message);
+  if (unknown) {
+    return unknown[1]
+      .split(', ')
+      .map((name) => {
+        const flag = args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`) || a === `-${name}`);
+        return flag ? `unknown option ${flag.split('=')[0]}` : `unexpected argument '${name}'`;
+      })
+      .join('; ');
+  }
+  const missing = /^Not enough arguments following: (.*)$/.exec(message);
+  if (missing) return `--${missing[1]} needs a value`;
+  const command = COMMANDS.find((c) => c.name === firstPositional(args));
+  if (command && /^Not enough non-option arguments/.test(message)) {
+    return `${command.name} needs ${command.positionals.map((p) => p.name.toUpperCase()).join(' and ')}`;
+  }
+  return message.replace(/\s*\n\s*/g, '; ');
+}
+
+/** package.json sits three levels above dist/src/cli and two above src/cli: look upward. */
+function packageVersion(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'tsfuse' && pkg.version) return pkg.version;
+    } catch {
+      // not here
+    }
+    if (path.dirname(dir) === dir) return 'unknown';
+  }
+}

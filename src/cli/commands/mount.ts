@@ -1,0 +1,276 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { defineCommand, type RunArgs } from '../command';
+import { daemonize, ReadinessPipe } from '../daemon';
+import { serve, BusyError, type Served } from '../engine';
+import { CliError, errnoCode } from '../errors';
+import { Logger } from '../log';
+import { isFuse, mountAt } from '../mounts';
+import {
+  MOUNT_OPTION_NAMES,
+  PASSTHROUGH_MODES,
+  option,
+  parseBoolean,
+  parseFd,
+  parseMountOptions,
+  parsePassthrough,
+  parsePath,
+  parseSeconds,
+  parseStackDepth,
+  type FuseMountOptions,
+} from '../options';
+
+export const mountOptions = {
+  options: option({
+    describe: `FUSE mount options, comma-separated: ${MOUNT_OPTION_NAMES.join(', ')}`,
+    cli: 'string',
+    alias: 'o',
+    placeholder: 'OPT[,OPT…]',
+    repeatable: true,
+    default: { allowOther: false, defaultPermissions: false, readOnly: false } as FuseMountOptions,
+    defaultDescription: 'rw,fsname=SRC,subtype=tsfuse',
+    parse: parseMountOptions,
+  }),
+  attrTimeout: option({
+    describe: 'Seconds the kernel may cache attributes',
+    cli: 'string',
+    placeholder: 'SECONDS',
+    default: 1,
+    parse: parseSeconds,
+  }),
+  entryTimeout: option({
+    describe: 'Seconds the kernel may cache name lookups',
+    cli: 'string',
+    placeholder: 'SECONDS',
+    default: 1,
+    parse: parseSeconds,
+  }),
+  passthrough: option({
+    describe:
+      `FUSE passthrough (the kernel reads and writes SRC's files itself): ${PASSTHROUGH_MODES.join('|')}; ` +
+      'ro/wo: only read-only/write-only opens; require: rw, and fail if the kernel refuses it. Alone: rw',
+    cli: 'string',
+    placeholder: 'MODE',
+    bareValue: 'rw',
+    default: 'off',
+    parse: parsePassthrough,
+  }),
+  maxStackDepth: option({
+    describe: 'With passthrough: 1, or 2 to let SRC be on overlayfs or another FUSE mount (nothing can then stack on this one)',
+    cli: 'string',
+    placeholder: '1|2',
+    default: 1,
+    parse: parseStackDepth,
+  }),
+  debug: option({
+    describe: 'Log one decoded line per request and per reply',
+    cli: 'boolean',
+    default: false,
+    parse: parseBoolean,
+  }),
+  statsFile: option({
+    describe: 'On exit, write the request count per opcode here as JSON',
+    cli: 'string',
+    placeholder: 'PATH',
+    default: undefined,
+    parse: parsePath,
+  }),
+  daemon: option({
+    describe: 'Run in the background; return once the mount is ready',
+    cli: 'boolean',
+    default: false,
+    parse: parseBoolean,
+  }),
+  logFile: option({
+    describe: 'Append log lines here instead of stdout/stderr (the daemon otherwise discards them)',
+    cli: 'string',
+    placeholder: 'PATH',
+    default: undefined,
+    parse: parsePath,
+  }),
+  /** Set by --daemon on the process it starts: the pipe to report readiness on. */
+  readyFd: option({
+    describe: 'internal: report readiness on this fd',
+    cli: 'string',
+    internal: true,
+    default: undefined,
+    parse: parseFd,
+  }),
+};
+
+type MountArgs = RunArgs<typeof mountOptions>;
+
+export const mountCommand = defineCommand({
+  name: 'mount',
+  describe: 'Mirror the directory SRC at MNT',
+  positionals: [
+    { name: 'src', describe: 'Directory to mirror' },
+    { name: 'mnt', describe: 'Empty directory to mount on' },
+  ],
+  options: mountOptions,
+  epilogue:
+    'Runs in the foreground until SIGINT/SIGTERM, then unmounts (lazily if the mount is busy) and exits 0. ' +
+    'With --daemon, returns once the mount is ready; stop it with `tsfuse umount MNT`.',
+  async run(args: MountArgs): Promise<number> {
+    const { options } = args;
+    if (options.daemon && options.readyFd === undefined) {
+      return daemonize({ args: args.args, logFile: options.logFile, log: args.log });
+    }
+    if (options.readyFd === undefined) return runMount(args, undefined);
+    const pipe = new ReadinessPipe(options.readyFd);
+    try {
+      // A daemon keeps no directory busy: everything was resolved to absolute paths already.
+      process.chdir('/');
+      return await runMount(args, pipe);
+    } catch (err) {
+      pipe.failed(err);
+      throw err;
+    }
+  },
+});
+
+async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promise<number> {
+  const { options } = args;
+  const src = path.resolve(args.cwd, args.positionals.src);
+  const mnt = path.resolve(args.cwd, args.positionals.mnt);
+  checkSource(src);
+  checkMountpoint(mnt, src);
+  checkRoot();
+
+  // The daemon's stdout/stderr already are the log file.
+  const log = options.logFile && pipe === undefined ? Logger.file(options.logFile) : args.log;
+  try {
+    const served = await mountOrExplain({
+      src,
+      mnt,
+      fuse: { ...options.options, fsname: options.options.fsname ?? src, subtype: options.options.subtype ?? 'tsfuse' },
+      attrTimeout: options.attrTimeout,
+      entryTimeout: options.entryTimeout,
+      passthrough: options.passthrough,
+      maxStackDepth: options.maxStackDepth,
+      debug: options.debug ? (line) => log.info(line) : undefined,
+    });
+    if (options.passthrough === 'require' && !served.passthroughGranted) {
+      await served.unmount({ lazy: true }).catch(() => undefined);
+      await served.closed.catch(() => undefined);
+      throw new CliError('--passthrough require: the kernel did not grant FUSE passthrough (see `tsfuse probe`)');
+    }
+    log.info(`tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${options.passthrough === 'off' ? '' : `, passthrough ${options.passthrough}`})`);
+    pipe?.ready();
+    return await serveUntilStopped(served, mnt, options.statsFile, log);
+  } finally {
+    if (log !== args.log) log.close();
+  }
+}
+
+async function mountOrExplain(options: Parameters<typeof serve>[0]): Promise<Served> {
+  try {
+    return await serve(options);
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    const code = errnoCode(err);
+    throw new CliError(`cannot mount ${options.mnt}: ${code ? `${code}: ` : ''}${(err as Error).message ?? err}`);
+  }
+}
+
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Serves until a signal or an outside unmount. Unmounting is asynchronous on
+ * purpose: umount(8) sends GETATTR/STATFS to this very process, so a
+ * synchronous one would deadlock.
+ */
+async function serveUntilStopped(served: Served, mnt: string, statsFile: string | undefined, log: Logger): Promise<number> {
+  let signals = 0;
+  let unmounting: Promise<void> | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      log.info(`tsfuse: ${signal}: unmounting ${mnt}`);
+      unmounting = unmountPolitely(served, mnt, log);
+    } else if (signals === 2) {
+      log.info(`tsfuse: ${signal} again: detaching ${mnt} lazily`);
+      served.unmount({ lazy: true }).catch(() => undefined);
+    }
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  let failure: unknown;
+  try {
+    await served.closed;
+  } catch (err) {
+    failure = err;
+  } finally {
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+  }
+  await unmounting;
+  if (statsFile !== undefined) writeStats(statsFile, served.requestCounts(), log);
+  if (failure !== undefined) {
+    throw new CliError(`the session on ${mnt} ended with an error: ${(failure as Error).message ?? failure}`);
+  }
+  log.info(`tsfuse: ${mnt} unmounted`);
+  return 0;
+}
+
+async function unmountPolitely(served: Served, mnt: string, log: Logger): Promise<void> {
+  try {
+    await served.unmount({ lazy: false });
+  } catch (err) {
+    if (!(err instanceof BusyError)) {
+      log.error(`tsfuse: unmounting ${mnt} failed (${(err as Error).message}); detaching it lazily`);
+    } else {
+      // Open files keep the connection (and this server) alive until they are closed.
+      log.info(`tsfuse: ${mnt} is busy; detached it lazily, serving open files until they are closed`);
+    }
+    await served.unmount({ lazy: true }).catch((e: Error) => log.error(`tsfuse: lazy unmount of ${mnt} failed: ${e.message}`));
+  }
+}
+
+function writeStats(file: string, counts: Record<string, number>, log: Logger): void {
+  try {
+    fs.writeFileSync(file, JSON.stringify(counts, null, 2) + '\n');
+  } catch (err) {
+    log.error(`tsfuse: cannot write --stats-file ${file}: ${(err as Error).message}`);
+  }
+}
+
+// ---- checks for the mistakes a user can make -------------------------------
+
+function statOrExplain(what: string, p: string): fs.Stats {
+  try {
+    return fs.statSync(p);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT') throw new CliError(`${what} ${p}: no such directory`);
+    if (code === 'ENOTDIR') throw new CliError(`${what} ${p}: a component of the path is not a directory`);
+    if (code === 'ENOTCONN') {
+      throw new CliError(`${what} ${p}: a dead FUSE mount (transport endpoint is not connected); clear it with \`tsfuse umount ${p}\``);
+    }
+    if (code === 'EACCES') throw new CliError(`${what} ${p}: permission denied`);
+    throw new CliError(`${what} ${p}: ${(err as Error).message}`);
+  }
+}
+
+function checkSource(src: string): void {
+  if (!statOrExplain('SRC', src).isDirectory()) throw new CliError(`SRC ${src}: not a directory`);
+}
+
+function checkMountpoint(mnt: string, src: string): void {
+  if (!statOrExplain('MNT', mnt).isDirectory()) throw new CliError(`MNT ${mnt}: not a directory`);
+  const real = fs.realpathSync(mnt);
+  const mounted = mountAt(real);
+  if (mounted && isFuse(mounted)) {
+    throw new CliError(`MNT ${mnt}: already a FUSE mount (${mounted.fstype} ${mounted.source}); unmount it first: tsfuse umount ${mnt}`);
+  }
+  const realSrc = fs.realpathSync(src);
+  if (real === realSrc || real.startsWith(realSrc.endsWith('/') ? realSrc : realSrc + '/')) {
+    // Looking up MNT through SRC would enter this mount again and wait on this server.
+    throw new CliError(`MNT ${mnt}: inside SRC ${src}; the mount would loop back into itself`);
+  }
+  if (fs.readdirSync(mnt).length > 0) throw new CliError(`MNT ${mnt}: not empty`);
+}
+
+function checkRoot(): void {
+  if (process.geteuid?.() !== 0) {
+    throw new CliError('tsfuse mount must run as root: it mounts /dev/fuse with mount(8), which needs CAP_SYS_ADMIN');
+  }
+}
