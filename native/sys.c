@@ -263,10 +263,11 @@ static napi_value js_fchownat(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
-/* fchmodat(2) has no flags argument; fchmodat2 (Linux 6.6) honours AT_EMPTY_PATH, which is
- * how an O_PATH descriptor is chmod'ed, and AT_SYMLINK_NOFOLLOW. Before 6.6, AT_EMPTY_PATH
- * goes through /proc/self/fd/N (as passthrough_hp does) and AT_SYMLINK_NOFOLLOW through
- * glibc's emulation (EOPNOTSUPP on a symlink). */
+/* The fchmodat syscall has no flags argument; fchmodat2 (Linux 6.6) honours AT_EMPTY_PATH,
+ * which is how an O_PATH descriptor is chmod'ed, and AT_SYMLINK_NOFOLLOW. Without it
+ * (ENOSYS, or EPERM from older container seccomp profiles), AT_EMPTY_PATH goes through
+ * /proc/self/fd/N (as passthrough_hp does) and AT_SYMLINK_NOFOLLOW through glibc's
+ * emulation (EOPNOTSUPP on a symlink). */
 static napi_value js_fchmodat(napi_env env, napi_callback_info info)
 {
 	char buf[PATH_MAX];
@@ -277,8 +278,9 @@ static napi_value js_fchmodat(napi_env env, napi_callback_info info)
 	if (!get_int(env, argv[0], &dirfd) || !get_path(env, argv[1], buf, &name, false, "fchmodat") ||
 	    !get_u32(env, argv[2], &mode) || !get_int(env, argv[3], &flags))
 		return NULL;
-	int r = syscall(SYS_fchmodat2, dirfd, name, mode, flags);
-	if (r < 0 && errno == ENOSYS) {
+	int r = flags == 0 ? fchmodat(dirfd, name, mode, 0)
+			   : syscall(SYS_fchmodat2, dirfd, name, mode, flags);
+	if (r < 0 && flags != 0 && (errno == ENOSYS || errno == EPERM)) {
 		if ((flags & AT_EMPTY_PATH) && name[0] == '\0') {
 			char proc[64];
 			snprintf(proc, sizeof proc, "/proc/self/fd/%d", dirfd);
@@ -394,6 +396,8 @@ static napi_value js_copy_file_range(napi_env env, napi_callback_info info)
 	    !get_int(env, argv[2], &fd_out) || !get_optional_offset(env, argv[3], &off_out, &p_out) ||
 	    !get_i64(env, argv[4], &len) || !get_u32(env, argv[5], &flags))
 		return NULL;
+	if (len < 0) /* as size_t it would mean "copy everything" */
+		return throw_errno(env, EINVAL, "copy_file_range", NULL);
 	ssize_t n = copy_file_range(fd_in, p_in, fd_out, p_out, len, flags);
 	if (n < 0)
 		return throw_errno(env, errno, "copy_file_range", NULL);

@@ -343,6 +343,7 @@ t.test('copyFileRange', async (t) => {
   t.equal(fs.readFileSync(path.join(w.dir, 'dst'), 'utf8'), '845de234ij')
   t.throws(() => sys.copyFileRange(src, 0, src, 0, 1), { code: 'EBADF', syscall: 'copy_file_range' })
   t.throws(() => sys.copyFileRange(dst, 0, dst, 1, 4), { code: 'EINVAL' }, 'overlapping ranges')
+  t.throws(() => sys.copyFileRange(src, 0, dst, 0, -1), { code: 'EINVAL' })
 })
 
 t.test('syncfs, fstatfs', async (t) => {
