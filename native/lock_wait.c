@@ -23,7 +23,9 @@
 #define WAIT_STACK_SIZE (64 * 1024)
 
 typedef struct {
-	atomic_int refs;      /* one for the JS handle, one for the thread (handed to settle) */
+	/* One for the JS handle, one for the thread (handed on to settle), one for the
+	 * threadsafe function's finalizer. */
+	atomic_int refs;
 	int fd;
 	bool is_flock;
 	int op;               /* flock operation, or fcntl command in its blocking form */
@@ -31,6 +33,7 @@ typedef struct {
 	atomic_bool cancelled;
 	pthread_mutex_t mu;
 	bool waiting;         /* under mu: the thread may still be in the syscall */
+	bool tsfn_gone;       /* under mu: Node destroyed tsfn (environment teardown) */
 	pthread_t thread;
 	int err;
 	napi_deferred deferred;
@@ -113,16 +116,31 @@ static void *wait_thread(void *arg)
 			break;
 		}
 	}
+	/* Node deletes a threadsafe function when its environment goes away (a worker exits)
+	 * even while threads still hold it, so it is used only under mu, before that. */
+	bool delivered = false;
 	pthread_mutex_lock(&w->mu);
 	w->waiting = false;
 	w->err = err;
+	if (!w->tsfn_gone) {
+		delivered = napi_call_threadsafe_function(w->tsfn, w, napi_tsfn_nonblocking) == napi_ok;
+		napi_release_threadsafe_function(w->tsfn, napi_tsfn_release);
+	}
 	pthread_mutex_unlock(&w->mu);
-
-	napi_threadsafe_function tsfn = w->tsfn;
-	if (napi_call_threadsafe_function(tsfn, w, napi_tsfn_blocking) != napi_ok)
+	if (!delivered)
 		unref(w);
-	napi_release_threadsafe_function(tsfn, napi_tsfn_release);
 	return NULL;
+}
+
+static void tsfn_finalized(napi_env env, void *data, void *hint)
+{
+	(void)env;
+	(void)hint;
+	lock_wait *w = data;
+	pthread_mutex_lock(&w->mu);
+	w->tsfn_gone = true;
+	pthread_mutex_unlock(&w->mu);
+	unref(w);
 }
 
 static void finalize_handle(napi_env env, void *data, void *hint)
@@ -149,9 +167,10 @@ static bool start_thread(napi_env env, lock_wait *w)
 	sigset_t all, old;
 
 	napi_create_string_utf8(env, "tsfuse:lockWait", NAPI_AUTO_LENGTH, &name);
-	if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, settle,
-					    &w->tsfn) != napi_ok) {
+	if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, w, tsfn_finalized, NULL,
+					    settle, &w->tsfn) != napi_ok) {
 		w->err = ENOMEM;
+		atomic_fetch_sub(&w->refs, 2); /* no thread, no finalizer */
 		return false;
 	}
 	pthread_attr_init(&attr);
@@ -164,6 +183,8 @@ static bool start_thread(napi_env env, lock_wait *w)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (w->err != 0) {
+		/* No thread: drop its reference; tsfn_finalized drops its own. */
+		atomic_fetch_sub(&w->refs, 1);
 		napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
 		return false;
 	}
@@ -213,7 +234,7 @@ static napi_value js_lock_wait(napi_env env, napi_callback_info info)
 		napi_reject_deferred(env, deferred, errno_error(env, ENOMEM, syscall_name(is_flock), NULL));
 		return pair(env, promise, undefined);
 	}
-	atomic_init(&w->refs, 2);
+	atomic_init(&w->refs, 3);
 	atomic_init(&w->cancelled, false);
 	pthread_mutex_init(&w->mu, NULL);
 	w->fd = fd;
@@ -224,8 +245,7 @@ static napi_value js_lock_wait(napi_env env, napi_callback_info info)
 	w->deferred = deferred;
 	if (!start_thread(env, w)) {
 		napi_reject_deferred(env, deferred, errno_error(env, w->err, syscall_name(is_flock), NULL));
-		pthread_mutex_destroy(&w->mu);
-		free(w);
+		unref(w); /* the handle's reference: no handle is made */
 		return pair(env, promise, undefined);
 	}
 	napi_create_external(env, w, finalize_handle, NULL, &handle);

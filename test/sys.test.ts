@@ -4,6 +4,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { setTimeout as delay, setImmediate as tick } from 'node:timers/promises'
+import { Worker } from 'node:worker_threads'
 import * as sys from '../src/sys'
 
 const { errno } = os.constants
@@ -553,8 +554,8 @@ t.test('blocking locks wait without blocking the event loop', async (t) => {
   t.test("waits do not hold libuv's threadpool", async (t) => {
     sys.flock(holder, sys.LOCK_EX | sys.LOCK_NB)
     // More waits than the threadpool has threads (4 unless UV_THREADPOOL_SIZE says more).
-    const waits = Array.from({ length: 8 }, () =>
-      sys.flockWait(w.open('f', fs.constants.O_RDONLY), sys.LOCK_SH))
+    const fds = Array.from({ length: 8 }, () => w.open('f', fs.constants.O_RDONLY))
+    const waits = fds.map((fd) => sys.flockWait(fd, sys.LOCK_SH))
     const giveUp = new AbortController()
     const result = await Promise.race([
       fs.promises.stat(w.dir).then(() => 'stat done'),
@@ -564,6 +565,39 @@ t.test('blocking locks wait without blocking the event loop', async (t) => {
     t.equal(result, 'stat done')
     sys.flock(holder, sys.LOCK_UN)
     await Promise.all(waits)
+    for (const fd of fds) sys.flock(fd, sys.LOCK_UN)
+  })
+
+  t.test('a worker may exit while its wait is pending', async (t) => {
+    sys.flock(holder, sys.LOCK_EX | sys.LOCK_NB)
+    // Raw addon calls: the worker runs plain JS.
+    const worker = new Worker(`
+      const { parentPort, workerData } = require('node:worker_threads')
+      const fs = require('node:fs')
+      const native = require(workerData.addon)
+      const fd = fs.openSync(workerData.file, 'r')
+      const [promise] = native.lockWait(fd, true, native.constants.LOCK_EX, 0, 0, 0, 0, 0)
+      promise.then(() => parentPort.postMessage('locked'))
+      parentPort.postMessage(fd)
+    `, { eval: true, trackUnmanagedFds: false, workerData: { addon: path.join(__dirname, '..', 'build', 'Release', 'tsfuse_sys.node'), file: path.join(w.dir, 'f') } })
+    const fd = await new Promise<number>((resolve) => worker.once('message', resolve))
+    w.track(fd)
+    await worker.terminate()
+    // Its waiting thread now wakes with nobody to tell; the process must carry on.
+    sys.flock(holder, sys.LOCK_UN)
+    const free = (): boolean => {
+      try {
+        sys.flock(holder, sys.LOCK_EX | sys.LOCK_NB)
+        sys.flock(holder, sys.LOCK_UN)
+        return true
+      } catch {
+        return false
+      }
+    }
+    for (let i = 0; i < 1000 && free(); i++) await delay(5)
+    t.equal(free(), false, 'the orphaned wait took the lock, and the process lives on')
+    fs.closeSync(fd)
+    t.equal(free(), true)
   })
 
   t.test('errors', async (t) => {
