@@ -1,0 +1,1 @@
+export { Loopback, type LoopbackOptions, type PassthroughPolicy } from './loopback';
