@@ -1,0 +1,264 @@
+// The live part of the probe: mount a throw-away FUSE filesystem, read the kernel's INIT offer,
+// answer it asking for passthrough, and try FUSE_DEV_IOC_BACKING_OPEN/CLOSE on a temporary file
+// (and on a file of the backing directory, to learn its stack depth). Everything here is
+// synchronous, ~12 ms per connection: a signal that arrives meanwhile is handled after the
+// cleanup, never in the middle of it (withSignalsDeferred in probe.ts).
+//
+// Runs in the probe's own process when it may mount, and in a child inside a new user and mount
+// namespace (probe-child.ts) when it may not: there the mount succeeds, but BACKING_OPEN still
+// checks CAP_SYS_ADMIN in the initial user namespace, so the errno it returns is the one a
+// non-root server would get.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import { FILESYSTEM_MAX_STACK_DEPTH, Opcode } from '../protocol/constants';
+import { decodeRequest } from '../protocol/decode';
+import { negotiateInit } from '../protocol/init';
+import { encodeBackingMap, encodeU32Arg, FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../protocol/ioctl';
+import { codeOf } from './probe-host';
+
+// ioctl-napi ships no types: (fd, request as uint32, buffer) -> result, throws on -1.
+const ioctl: (fd: number, request: number, arg: Buffer) => number = require('ioctl-napi');
+
+/** The kernel's INIT request, as offered (plain data: it crosses from the namespace child as JSON). */
+export interface InitOffer {
+  major: number;
+  minor: number;
+  maxReadahead: number;
+  flags: number;
+  /** 0 unless FUSE_INIT_EXT is in `flags` (the kernel only sends flags2 then). */
+  flags2: number;
+}
+
+/** One BACKING_OPEN attempt (followed by BACKING_CLOSE of the id when it succeeded). */
+export interface BackingAttempt {
+  /** max_stack_depth this connection negotiated. */
+  maxStackDepth: number;
+  /** The id BACKING_OPEN returned, or null. */
+  id: number | null;
+  /** Errno name of BACKING_OPEN, or null when it succeeded. */
+  errno: string | null;
+  /** Errno name of BACKING_CLOSE, or null (also when there was nothing to close). */
+  closeErrno: string | null;
+}
+
+export interface BackingDirReport {
+  path: string;
+  /** How the test file was obtained: 'O_TMPFILE' or 'existing file NAME (O_PATH)'; null: none. */
+  file: string | null;
+  /** Errno names of the attempts to get a file, when none was found. */
+  fileErrors: string[];
+  attempts: BackingAttempt[];
+}
+
+export interface LiveReport {
+  mounted: boolean;
+  /** What the mount attempt said, when it failed. */
+  mountError: string | null;
+  offer: InitOffer | null;
+  /** Attempts on a temporary file in the probe's own directory, depth 1 then 2 on ELOOP. */
+  backing: BackingAttempt[];
+  backingDir: BackingDirReport | null;
+  /** A failure that kept the live check from finishing (not a verdict), else null. */
+  error: string | null;
+}
+
+export interface LiveOptions {
+  /** An empty directory to mount on; the caller creates and removes it. */
+  mountpoint: string;
+  /** A directory whose stack depth to measure. */
+  backingDir?: string;
+  /** Called while the first throw-away mount exists (tests use it to interrupt the probe). */
+  onMounted?: (mountpoint: string) => void;
+}
+
+// Not in fs.constants; asm-generic/fcntl.h values, shared by x86-64 and arm64.
+const O_PATH = 0o10000000;
+const O_TMPFILE = 0o20200000; // __O_TMPFILE | O_DIRECTORY
+
+// The probe declares this max_write; the kernel rejects reads shorter than max_write + 80.
+const PROBE_MAX_WRITE = 128 * 1024;
+const READ_BUFFER_SIZE = PROBE_MAX_WRITE + 4096;
+// Passthrough takes max_stack_depth 1..FILESYSTEM_MAX_STACK_DEPTH; 0 or 3 silently disable it.
+export const KERNEL_MAX_STACK_DEPTH = FILESYSTEM_MAX_STACK_DEPTH;
+const MOUNT_TIMEOUT_MS = 5000;
+
+export function liveProbe(options: LiveOptions): LiveReport {
+  const report: LiveReport = { mounted: false, mountError: null, offer: null, backing: [], backingDir: null, error: null };
+  const targets: { fd: number; attempts: BackingAttempt[] }[] = [];
+  try {
+    // Opened before the mount hides the directory; anonymous, so nothing is left to remove.
+    const tmp = openTestFile(options.mountpoint, true);
+    if ('fd' in tmp) targets.push({ fd: tmp.fd, attempts: report.backing });
+    else report.error = `no temporary file for BACKING_OPEN: ${tmp.errors.join(', ')}`;
+    if (options.backingDir !== undefined) {
+      const dir = openTestFile(options.backingDir, false);
+      const attempts: BackingAttempt[] = [];
+      report.backingDir = { path: options.backingDir, file: 'fd' in dir ? dir.how : null, fileErrors: 'fd' in dir ? [] : dir.errors, attempts };
+      if ('fd' in dir) targets.push({ fd: dir.fd, attempts });
+    }
+
+    // max_stack_depth 1 first, as a server on a plain filesystem would; a file that gets ELOOP
+    // (its filesystem is stacked itself) is tried again on a connection that declares 2.
+    for (const maxStackDepth of [1, KERNEL_MAX_STACK_DEPTH]) {
+      const pending = targets.filter((t) => t.attempts.length === 0 || t.attempts[t.attempts.length - 1].errno === 'ELOOP');
+      if (maxStackDepth > 1 && pending.length === 0) break;
+      const conn = connect(options.mountpoint, maxStackDepth);
+      try {
+        if (!conn.mounted) {
+          report.mountError = conn.mountError;
+          break;
+        }
+        report.mounted = true;
+        if (conn.offer === null) {
+          report.error = conn.initError;
+          break;
+        }
+        report.offer ??= conn.offer;
+        if (maxStackDepth === 1) options.onMounted?.(options.mountpoint);
+        for (const t of pending) t.attempts.push(tryBacking(conn.fd!, t.fd, maxStackDepth));
+      } finally {
+        disconnect(conn, options.mountpoint);
+      }
+    }
+  } catch (err) {
+    report.error = err instanceof Error ? err.message : String(err);
+  } finally {
+    for (const t of targets) fs.closeSync(t.fd);
+  }
+  return report;
+}
+
+interface Connection {
+  fd: number | null;
+  mounted: boolean;
+  /** Set once INIT was read and answered. */
+  offer: InitOffer | null;
+  mountError: string | null;
+  initError: string | null;
+}
+
+/** Opens /dev/fuse, mounts it on `mountpoint`, reads INIT and answers it. Never throws. */
+function connect(mountpoint: string, maxStackDepth: number): Connection {
+  const conn: Connection = { fd: null, mounted: false, offer: null, mountError: null, initError: null };
+  try {
+    conn.fd = fs.openSync('/dev/fuse', 'r+');
+  } catch (err) {
+    conn.mountError = `open /dev/fuse: ${codeOf(err)}`;
+    return conn;
+  }
+  // mount(2) returns before the kernel's INIT is answered, so a synchronous mount(8) cannot
+  // deadlock on us; -i keeps mount(8) from running /sbin/mount.fuse3 (KERNEL-NOTES).
+  const uid = process.geteuid?.() ?? 0;
+  const gid = process.getegid?.() ?? 0;
+  const r = spawnSync(
+    'mount',
+    ['-i', '-t', 'fuse.tsfuse-probe', '-o', `fd=3,rootmode=40000,user_id=${uid},group_id=${gid}`, 'tsfuse-probe', mountpoint],
+    { stdio: ['ignore', 'ignore', 'pipe', conn.fd], timeout: MOUNT_TIMEOUT_MS, encoding: 'utf8' },
+  );
+  if (r.error !== undefined || r.status !== 0) {
+    conn.mountError = `mount(8): ${r.error?.message ?? (r.stderr.trim().split('\n')[0] || `exit ${r.status ?? r.signal}`)}`;
+    return conn;
+  }
+  conn.mounted = true;
+  try {
+    conn.offer = answerInit(conn.fd, maxStackDepth);
+  } catch (err) {
+    conn.initError = err instanceof Error ? err.message : String(err);
+  }
+  return conn;
+}
+
+/** Reads the kernel's INIT and replies asking for passthrough; returns the offer. */
+function answerInit(fd: number, maxStackDepth: number): InitOffer {
+  const buf = Buffer.alloc(READ_BUFFER_SIZE);
+  // A kernel with a newer major takes our major and sends INIT again (the header's version rule).
+  for (let round = 0; round < 2; round++) {
+    const n = fs.readSync(fd, buf, 0, buf.length, null);
+    const req = decodeRequest(buf, n);
+    if ('kind' in req || req.opcode !== Opcode.INIT) {
+      throw new Error(`expected INIT as the first request, got ${'kind' in req ? req.message : `opcode ${req.opcode}`}`);
+    }
+    const init = negotiateInit(req, { passthrough: true, maxStackDepth, maxWrite: PROBE_MAX_WRITE });
+    fs.writeSync(fd, init.reply);
+    if (init.status === 'ok') return { major: req.major, minor: req.minor, maxReadahead: req.maxReadahead, flags: req.flags, flags2: req.flags2 };
+    if (init.status === 'error') throw new Error(`INIT refused: ${init.warnings.join('; ')}`);
+  }
+  throw new Error('the kernel sent INIT a third time');
+}
+
+function tryBacking(deviceFd: number, fileFd: number, maxStackDepth: number): BackingAttempt {
+  let id: number;
+  try {
+    id = ioctl(deviceFd, FUSE_DEV_IOC_BACKING_OPEN, encodeBackingMap(fileFd));
+  } catch (err) {
+    return { maxStackDepth, id: null, errno: ioctlErrno(err), closeErrno: null };
+  }
+  try {
+    ioctl(deviceFd, FUSE_DEV_IOC_BACKING_CLOSE, encodeU32Arg(id));
+    return { maxStackDepth, id, errno: null, closeErrno: null };
+  } catch (err) {
+    return { maxStackDepth, id, errno: null, closeErrno: ioctlErrno(err) };
+  }
+}
+
+/** ioctl-napi throws an Error whose `code` is the errno number as a string. */
+function ioctlErrno(err: unknown): string {
+  const n = Number((err as { code?: unknown }).code);
+  return errnoName(n) ?? String((err as Error).message ?? err);
+}
+
+function errnoName(n: number): string | undefined {
+  for (const [name, value] of Object.entries(osConstants.errno)) if (value === n) return name;
+  return undefined;
+}
+
+/**
+ * Closes the device first: that aborts the connection, so nothing umount(8) does can wait on a
+ * request we will never answer; the dead mount is then detached lazily.
+ */
+function disconnect(conn: Connection, mountpoint: string): void {
+  if (conn.fd !== null) fs.closeSync(conn.fd);
+  if (!conn.mounted) return;
+  const r = spawnSync('umount', ['-l', mountpoint], { stdio: ['ignore', 'ignore', 'pipe'], timeout: MOUNT_TIMEOUT_MS, encoding: 'utf8' });
+  if (r.error !== undefined || r.status !== 0) {
+    throw new Error(`umount -l ${mountpoint}: ${r.error?.message ?? r.stderr.trim()}`);
+  }
+}
+
+/**
+ * A regular file in `dir` for BACKING_OPEN: an anonymous O_TMPFILE; failing that, in our own
+ * directory, a file created and unlinked at once; in someone else's, an existing regular file
+ * opened O_PATH (BACKING_OPEN accepts O_PATH fds, and it needs no read permission).
+ */
+function openTestFile(dir: string, ours: boolean): { fd: number; how: string } | { errors: string[] } {
+  const errors: string[] = [];
+  try {
+    return { fd: fs.openSync(dir, O_TMPFILE | fs.constants.O_RDWR, 0o600), how: 'O_TMPFILE' };
+  } catch (err) {
+    errors.push(`O_TMPFILE: ${codeOf(err)}`);
+  }
+  if (ours) {
+    const name = path.join(dir, `.tsfuse-probe-${process.pid}`);
+    try {
+      const fd = fs.openSync(name, 'wx+', 0o600);
+      fs.unlinkSync(name);
+      return { fd, how: 'created and unlinked' };
+    } catch (err) {
+      errors.push(`create: ${codeOf(err)}`);
+    }
+    return { errors };
+  }
+  try {
+    const entries = fs.readdirSync(dir, { withFileTypes: true });
+    const file = entries.find((e) => e.isFile());
+    if (file !== undefined) {
+      return { fd: fs.openSync(path.join(dir, file.name), O_PATH), how: `existing file ${file.name} (O_PATH)` };
+    }
+    errors.push('no regular file in the directory');
+  } catch (err) {
+    errors.push(`readdir: ${codeOf(err)}`);
+  }
+  return { errors };
+}
