@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import type { Argv } from 'yargs';
 import { commonOptions, type Command } from './command';
 import { mountCommand } from './commands/mount';
+import { probeCommand } from './commands/probe';
 import { umountCommand } from './commands/umount';
 import { CliError, UsageError } from './errors';
 import { Logger } from './log';
@@ -18,7 +19,7 @@ import {
 } from './options';
 
 /** Every subcommand; probe and bench join this list. */
-export const COMMANDS: readonly Command[] = [mountCommand, umountCommand];
+export const COMMANDS: readonly Command[] = [mountCommand, umountCommand, probeCommand];
 
 const ALL_TABLES: readonly OptionTable[] = [commonOptions, ...COMMANDS.map((c) => c.options)];
 
