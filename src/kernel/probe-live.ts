@@ -11,11 +11,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
 import { FILESYSTEM_MAX_STACK_DEPTH, Opcode } from '../protocol/constants';
 import { decodeRequest } from '../protocol/decode';
 import { negotiateInit } from '../protocol/init';
+import { errnoName } from '../protocol/errors';
 import { encodeBackingMap, encodeU32Arg, FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../protocol/ioctl';
+import { O_PATH, O_TMPFILE } from '../sys';
 import { codeOf } from './probe-host';
 
 // ioctl-napi ships no types: (fd, request as uint32, buffer) -> result, throws on -1.
@@ -72,10 +73,6 @@ export interface LiveOptions {
   /** Called while the first throw-away mount exists (tests use it to interrupt the probe). */
   onMounted?: (mountpoint: string) => void;
 }
-
-// Not in fs.constants; asm-generic/fcntl.h values, shared by x86-64 and arm64.
-const O_PATH = 0o10000000;
-const O_TMPFILE = 0o20200000; // __O_TMPFILE | O_DIRECTORY
 
 // The probe declares this max_write; the kernel rejects reads shorter than max_write + 80.
 const PROBE_MAX_WRITE = 128 * 1024;
@@ -205,13 +202,7 @@ function tryBacking(deviceFd: number, fileFd: number, maxStackDepth: number): Ba
 
 /** ioctl-napi throws an Error whose `code` is the errno number as a string. */
 function ioctlErrno(err: unknown): string {
-  const n = Number((err as { code?: unknown }).code);
-  return errnoName(n) ?? String((err as Error).message ?? err);
-}
-
-function errnoName(n: number): string | undefined {
-  for (const [name, value] of Object.entries(osConstants.errno)) if (value === n) return name;
-  return undefined;
+  return errnoName(Number((err as { code?: unknown }).code)) ?? String((err as Error).message ?? err);
 }
 
 /**
