@@ -11,6 +11,7 @@
 // Signedness: the header declares the time fields of fuse_attr and fuse_setattr_in as uint64_t,
 // but the kernel stores time64_t (signed) in them (fuse_fillattr / iattr_to_fattr), so they are
 // declared 's64' here so that pre-1970 times survive a round trip.
+/// <reference path="./buffer-layout.d.ts" />
 import * as BufferLayout from 'buffer-layout';
 
 export type Scalar = 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 's64';
