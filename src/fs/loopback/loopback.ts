@@ -496,7 +496,7 @@ export class Loopback implements Filesystem {
     locks.releaseOwner(this.files.get(fh).inode, lockOwner);
   }
 
-  async release(_ctx: RequestContext, _nodeid: number, fh: number): Promise<void> {
+  async release(_ctx: RequestContext, _nodeid: number, fh: number, _flags: number): Promise<void> {
     const { fd, inode } = this.files.take(fh);
     fs.closeSync(fd);
     if (--inode.nopen === 0) locks.releaseAll(inode);
@@ -543,7 +543,7 @@ export class Loopback implements Filesystem {
 
   // ---- directories ----
 
-  async opendir(_ctx: RequestContext, nodeid: number): Promise<OpenReply> {
+  async opendir(_ctx: RequestContext, nodeid: number, _flags: number): Promise<OpenReply> {
     const inode = this.inodes.get(nodeid);
     if (inode.type !== S_IFDIR) throw new FuseError('ENOTDIR');
     return { fh: this.dirs.add({ inode, entries: undefined }) };
