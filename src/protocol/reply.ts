@@ -5,6 +5,7 @@
 //
 // Struct sizes are those of protocol >= 7.9 (fuse_entry_out 128, fuse_attr_out 104); the
 // kernel on these machines speaks 7.45.
+import { CUSE_INIT_INFO_MAX } from './constants';
 import * as L from './layouts';
 import type { Attr, AttrOut, CuseInitOut, EntryOut, FileLock, IoctlOut, Kstatfs, OpenOut, Statx, StatxOut, SxTime } from './types';
 import { setBig64, setLockOffset, setU64, setUnique, viewOf } from './wire';
@@ -276,6 +277,7 @@ const CIO = L.cuse_init_out.off;
 /** CUSE_INIT: cuse_init_out followed by the NUL-separated device info strings ("DEVNAME=..."). */
 export function encodeCuseInitReply(unique: number, out: CuseInitOut): Buffer {
   const info = Buffer.from(out.info.map((s) => s + '\0').join(''), 'utf8');
+  if (info.length > CUSE_INIT_INFO_MAX) throw new RangeError(`CUSE info is ${info.length} bytes, the kernel takes at most ${CUSE_INIT_INFO_MAX}`);
   const [buf, v] = replyBuffer(unique, L.cuse_init_out.size + info.length);
   const p = OUT_HEADER_SIZE;
   v.setUint32(p + CIO.major, out.major, true);
