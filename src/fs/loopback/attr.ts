@@ -32,3 +32,9 @@ export function toAttr(st: Stat | Statx): Attr {
     flags: 0,
   };
 }
+
+/** The attributes of a negative entry, which the kernel ignores. */
+export const NO_ATTR: Readonly<Attr> = toAttr({
+  dev: 0, ino: 0, mode: 0, nlink: 0, uid: 0, gid: 0, rdev: 0, size: 0, blksize: 0, blocks: 0,
+  atime: 0, atimeNsec: 0, mtime: 0, mtimeNsec: 0, ctime: 0, ctimeNsec: 0,
+});

@@ -25,7 +25,7 @@ import type {
   SetattrArgs, Statfs, StatxReply,
 } from '../api';
 import { FuseError } from '../errors';
-import { MODE_BITS, O_ACCMODE, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_IXGRP, toAttr } from './attr';
+import { MODE_BITS, NO_ATTR, O_ACCMODE, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_IXGRP, toAttr } from './attr';
 import { isDotOrDotdot, readEntries, type DirEntry } from './dirs';
 import { HandleTable, type DirHandle, type FileHandle } from './handles';
 import { InodeTable, type Inode } from './inodes';
@@ -209,7 +209,7 @@ export class Loopback implements Filesystem {
       return this.entry(this.lookupName(dir, name));
     } catch (err) {
       if (this.negativeTimeout > 0 && errorCode(err) === 'ENOENT') {
-        return { nodeid: 0, attr: toAttr(sys.fstat(dir.fd)), entryTimeout: this.negativeTimeout };
+        return { nodeid: 0, attr: NO_ATTR, entryTimeout: this.negativeTimeout };
       }
       throw err;
     }
@@ -330,7 +330,7 @@ export class Loopback implements Filesystem {
   }
 
   /** Resolves the node just made as `name` and gives it to the caller. */
-  private made(ctx: CreateContext, dir: Inode, name: string, mode: number): Entry {
+  private created(ctx: CreateContext, dir: Inode, name: string, mode: number): Entry {
     const found = this.lookupName(dir, name);
     try {
       found.stat = this.own(ctx, dir, found, mode);
@@ -346,21 +346,21 @@ export class Loopback implements Filesystem {
     checkName(name);
     const dir = this.inodes.get(parent);
     sys.mknodat(dir.fd, name, mode, rdev);
-    return this.made(ctx, dir, name, mode);
+    return this.created(ctx, dir, name, mode);
   }
 
   async mkdir(ctx: CreateContext, parent: number, name: string, mode: number): Promise<Entry> {
     checkName(name);
     const dir = this.inodes.get(parent);
     sys.mkdirat(dir.fd, name, mode & MODE_BITS);
-    return this.made(ctx, dir, name, S_IFDIR | mode);
+    return this.created(ctx, dir, name, S_IFDIR | mode);
   }
 
   async symlink(ctx: CreateContext, parent: number, name: string, target: string): Promise<Entry> {
     checkName(name);
     const dir = this.inodes.get(parent);
     sys.symlinkat(target, dir.fd, name);
-    return this.made(ctx, dir, name, S_IFLNK | 0o777);
+    return this.created(ctx, dir, name, S_IFLNK | 0o777);
   }
 
   async link(_ctx: RequestContext, nodeid: number, newParent: number, newName: string): Promise<Entry> {
@@ -458,13 +458,15 @@ export class Loopback implements Filesystem {
   /** CREATE/TMPFILE: the inode of the file `fd` has open, given to the caller when `made`. */
   private openedNew(ctx: CreateContext, dir: Inode, fd: number, made: boolean, flags: number,
     mode: number): CreateReply {
-    let found: Found;
+    let found: Found | undefined;
     try {
       // The O_PATH fd comes from the open file itself, not from the name,
       // which may already be something else.
       found = this.inodes.remember(sys.openat(sys.AT_FDCWD, procPath(fd), sys.O_PATH));
       if (made) found.stat = this.own(ctx, dir, found, mode);
     } catch (err) {
+      // No reply carries the reference or the open file to the kernel.
+      if (found !== undefined) this.inodes.forget(found.inode.nodeid, 1);
       fs.closeSync(fd);
       throw err;
     }
