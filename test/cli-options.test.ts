@@ -42,6 +42,7 @@ t.test('defaults apply when no layer sets an option', async (t) => {
   const o = resolveOptions(mountOptions, { cli: {}, env: {}, cwd: '/' });
   t.equal(o.attrTimeout, 1);
   t.equal(o.entryTimeout, 1);
+  t.equal(o.negativeTimeout, 0);
   t.equal(o.passthrough, 'off');
   t.equal(o.maxStackDepth, 1);
   t.equal(o.debug, false);

@@ -11,6 +11,7 @@ export interface ServeOptions {
   fuse: FuseMountOptions;
   attrTimeout: number;
   entryTimeout: number;
+  negativeTimeout: number;
   passthrough: PassthroughMode;
   maxStackDepth: 1 | 2;
   /** Called with one decoded line per request and per reply (--debug). */

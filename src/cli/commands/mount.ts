@@ -45,6 +45,13 @@ export const mountOptions = {
     default: 1,
     parse: parseSeconds,
   }),
+  negativeTimeout: option({
+    describe: 'Seconds the kernel may cache that a name does not exist (0: not cached)',
+    cli: 'string',
+    placeholder: 'SECONDS',
+    default: 0,
+    parse: parseSeconds,
+  }),
   passthrough: option({
     describe:
       `FUSE passthrough (the kernel reads and writes SRC's files itself): ${PASSTHROUGH_MODES.join('|')}; ` +
@@ -146,6 +153,7 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
       fuse: { ...options.options, fsname: options.options.fsname ?? src, subtype: options.options.subtype ?? 'tsfuse' },
       attrTimeout: options.attrTimeout,
       entryTimeout: options.entryTimeout,
+      negativeTimeout: options.negativeTimeout,
       passthrough: options.passthrough,
       maxStackDepth: options.maxStackDepth,
       debug: options.debug ? (line) => log.info(line) : undefined,
