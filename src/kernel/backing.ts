@@ -1,0 +1,386 @@
+// Passthrough backing files: one backing id per inode, registered with FUSE_DEV_IOC_BACKING_OPEN
+// and shared by every open of that inode, closed with FUSE_DEV_IOC_BACKING_CLOSE when the last
+// of them is released.
+//
+// The kernel's rules (fs/fuse/iomode.c, passthrough.c, backing.c; measured on 6.18 in
+// KERNEL-NOTES) that shape this file:
+//  - All opens of an inode must agree. While the inode has a passthrough open, an open reply
+//    without FOPEN_PASSTHROUGH makes the application's open() fail with EIO; a passthrough
+//    reply while the inode has cached (plain) opens fails the same way, and so does a second
+//    passthrough open naming a different backing id. Hence one refcounted id per nodeid, and a
+//    per-inode mode: an inode with passthrough opens passes every further open through (even
+//    when the filesystem or its policy asked for a plain one), and an inode with plain opens
+//    serves a passthrough request plain.
+//  - The kernel looks the backing id up when the *opener* processes the reply, after our write
+//    returned. Closing the id right after the write can therefore race the opener (EIO). The id
+//    is closed only when every open that was answered with it has been RELEASEd: the kernel
+//    sends RELEASE only after the open was processed (also when it failed: then at once).
+//  - FOPEN_PASSTHROUGH combines only with FOPEN_DIRECT_IO, FOPEN_PARALLEL_DIRECT_WRITES and
+//    FOPEN_NOFLUSH (FOPEN_PASSTHROUGH_MASK); any other flag, KEEP_CACHE included, is EINVAL
+//    inside the kernel and EIO for the application.
+//  - BACKING_OPEN fails with EPERM when passthrough was not negotiated or the server lacks
+//    CAP_SYS_ADMIN in the initial user namespace, ENOTTY before Linux 6.9, EOPNOTSUPP without
+//    CONFIG_FUSE_PASSTHROUGH, ELOOP when the backing filesystem is stacked as deep as
+//    max_stack_depth allows: none of those gets better for the next file, so the session stops
+//    trying and serves every open plain. EBADF, EINVAL (not a regular file) and EISDIR are
+//    about one file: that open is served plain.
+//  - Backing ids belong to the connection, not to the fd that registered them: an open answered
+//    on one cloned fd and released on another finds the same state here, because the session
+//    keeps one registry for all its fds.
+//
+// The registry never calls the ioctl before INIT negotiated FUSE_PASSTHROUGH (`negotiated()`).
+// It only borrows the backing fd for the duration of BACKING_OPEN: the kernel takes its own
+// reference, and the filesystem may close its fd whenever it likes.
+import * as os from 'node:os';
+import {
+  FOPEN_DIRECT_IO, FOPEN_NOFLUSH, FOPEN_PARALLEL_DIRECT_WRITES, FOPEN_PASSTHROUGH,
+} from '../protocol/constants';
+import { Errno, errnoName, type ErrnoName } from '../protocol/errors';
+import {
+  encodeBackingMap, encodeU32Arg, FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN,
+} from '../protocol/ioctl';
+import type { OpenOut } from '../protocol/types';
+import { explainBackingErrno } from './probe';
+
+/**
+ * ioctl(2) as ioctl-napi exposes it: (fd, request as uint32, argument buffer) -> result; throws
+ * an Error whose `code` is the errno number as a string. Tests inject their own to make the
+ * kernel refuse (e.g. `code: '1'`, EPERM).
+ */
+export type IoctlFunction = (fd: number, request: number, arg: Buffer) => number;
+
+/** The flags FOPEN_PASSTHROUGH may be combined with (the kernel's FOPEN_PASSTHROUGH_MASK). */
+export const FOPEN_PASSTHROUGH_MASK = FOPEN_PASSTHROUGH | FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES | FOPEN_NOFLUSH;
+
+/**
+ * Errnos of BACKING_OPEN that hold for every file of the session: the first one switches
+ * passthrough off for good (or, with `require`, is fatal).
+ */
+export const SESSION_WIDE_ERRNOS: ReadonlySet<ErrnoName> = new Set<ErrnoName>(['EPERM', 'ENOTTY', 'EOPNOTSUPP', 'ELOOP']);
+/** Errnos that are about the one file: that open is served plain, quietly. */
+const PER_FILE_ERRNOS: ReadonlySet<ErrnoName> = new Set<ErrnoName>(['EBADF', 'EINVAL', 'EISDIR']);
+
+/** What the filesystem answered to an OPEN/CREATE/TMPFILE, in wire terms. */
+export interface OpenIntent {
+  fh: number;
+  /** FOPEN_* flags the filesystem asked for. A FOPEN_PASSTHROUGH bit here counts as `passthrough: true`. */
+  openFlags: number;
+  /** The filesystem asks for passthrough to `backingFd`. */
+  passthrough?: boolean;
+  /** An fd open on the backing file (any access mode, O_PATH too); needed for the inode's first passthrough open. */
+  backingFd?: number;
+}
+
+/** One inode's opens: all passthrough with one backing id, or all plain. */
+export interface InodeBackingState {
+  readonly mode: 'passthrough' | 'plain';
+  /** 0 for plain. */
+  readonly backingId: number;
+  /** Opens answered and not yet released. */
+  readonly opens: number;
+}
+
+export interface BackingRegistryOptions {
+  /** The session's /dev/fuse fd (any clone of the connection would do). */
+  deviceFd: number;
+  /**
+   * `require`: a kernel that does not grant passthrough is fatal (negotiated(), check() and
+   * open() throw PassthroughUnavailableError) instead of a warning and plain opens.
+   */
+  require?: boolean;
+  /** Default: ioctl-napi. */
+  ioctl?: IoctlFunction;
+  /** Once per session at most: why passthrough is off and what to do. */
+  warn?: (message: string) => void;
+  /** Per-open decisions worth seeing with --debug. */
+  debug?: (message: string) => void;
+}
+
+/** Passthrough was required (`--passthrough require`) and the kernel does not allow it. */
+export class PassthroughUnavailableError extends Error {
+  /** Errno name of BACKING_OPEN, or null when INIT did not negotiate passthrough. */
+  readonly code: ErrnoName | null;
+  readonly reason: string;
+  readonly advice: string;
+
+  constructor(code: ErrnoName | null, reason: string, advice: string) {
+    super(`FUSE passthrough is required but unavailable: ${reason}; ${advice}`);
+    this.name = 'PassthroughUnavailableError';
+    this.code = code;
+    this.reason = reason;
+    this.advice = advice;
+  }
+}
+
+interface InodeEntry {
+  mode: 'passthrough' | 'plain';
+  backingId: number;
+  opens: number;
+  /** fh -> number of live opens answered with it (filesystems may hand out one fh for many opens). */
+  fhs: Map<number, number>;
+}
+
+let defaultIoctl: IoctlFunction | undefined;
+function ioctlNapi(): IoctlFunction {
+  // Loaded on first use, so that a session without passthrough (and tests that inject their
+  // own) never load the addon.
+  defaultIoctl ??= require('ioctl-napi') as IoctlFunction;
+  return defaultIoctl;
+}
+
+/** The errno name of an ioctl-napi error (`code` = '1'), a Node-style one (`code` = 'EPERM') or a number. */
+export function ioctlErrno(err: unknown): ErrnoName {
+  if (typeof err === 'number') return errnoName(err) ?? 'EIO';
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    if (/^-?\d+$/.test(code)) return errnoName(Number(code)) ?? 'EIO';
+    if (Object.prototype.hasOwnProperty.call(Errno, code)) return code as ErrnoName;
+  }
+  if (typeof code === 'number') return errnoName(code) ?? 'EIO';
+  return 'EIO';
+}
+
+export class BackingRegistry {
+  private readonly deviceFd: number;
+  private readonly require: boolean;
+  private readonly ioctl: IoctlFunction;
+  private readonly warnFn: (message: string) => void;
+  private readonly debugFn: ((message: string) => void) | undefined;
+  private readonly inodes = new Map<number, InodeEntry>();
+  private readonly ids = new Set<number>();
+  /** Passthrough negotiated at INIT and not switched off since. */
+  private active = false;
+  private isNegotiated = false;
+  private reasonOff: string | null = 'INIT not answered yet';
+  private warned = false;
+  private maxStackDepth = 1;
+  private readonly perFileWarned = new Set<ErrnoName>();
+  private totals = { registered: 0, closed: 0, failed: 0 };
+
+  constructor(options: BackingRegistryOptions) {
+    this.deviceFd = options.deviceFd;
+    this.require = options.require ?? false;
+    this.ioctl = options.ioctl ?? ((fd, request, arg) => ioctlNapi()(fd, request, arg));
+    this.warnFn = options.warn ?? ((message) => process.emitWarning(message, 'TsfusePassthroughWarning'));
+    this.debugFn = options.debug;
+  }
+
+  /**
+   * Call once INIT has been answered. `granted`: FUSE_PASSTHROUGH is in the reply (negotiated
+   * .passthrough). `wanted`: the filesystem asked for it — only then is a refusal worth a
+   * warning; `why` says what kept it off (negotiateInit's warnings about it). Throws
+   * PassthroughUnavailableError when required and not granted.
+   */
+  negotiated(granted: boolean, wanted = granted, why?: string, maxStackDepth = 1): void {
+    this.isNegotiated = granted;
+    this.maxStackDepth = maxStackDepth;
+    this.active = granted;
+    if (granted) {
+      this.reasonOff = null;
+      return;
+    }
+    this.reasonOff = why ?? 'the kernel did not offer FUSE_PASSTHROUGH in INIT';
+    if (!wanted && !this.require) return;
+    const advice = 'use Linux 6.9 or later built with CONFIG_FUSE_PASSTHROUGH=y (see `tsfuse probe`)';
+    if (this.require) throw new PassthroughUnavailableError(null, this.reasonOff, advice);
+    this.warnOnce(`passthrough off: ${this.reasonOff}; ${advice}; until then READ/WRITE go through the server.`);
+  }
+
+  /** Passthrough was negotiated and has not been switched off: open() may register backing files. */
+  get enabled(): boolean {
+    return this.active;
+  }
+
+  /** Why passthrough is off (null while it is on). */
+  get disabledReason(): string | null {
+    return this.reasonOff;
+  }
+
+  /** Backing ids registered with the kernel and not closed yet. 0 once every file is closed. */
+  get registeredIds(): number {
+    return this.ids.size;
+  }
+
+  /** Opens answered and not released, over all inodes. */
+  get openCount(): number {
+    let n = 0;
+    for (const entry of this.inodes.values()) n += entry.opens;
+    return n;
+  }
+
+  /** BACKING_OPENs that succeeded, BACKING_CLOSEs issued, BACKING_OPENs that failed, since the start. */
+  get stats(): { registered: number; closed: number; failed: number; live: number } {
+    return { ...this.totals, live: this.ids.size };
+  }
+
+  /** The inode's current opens (undefined: none). */
+  inode(nodeid: number): InodeBackingState | undefined {
+    const entry = this.inodes.get(nodeid);
+    return entry === undefined ? undefined : { mode: entry.mode, backingId: entry.backingId, opens: entry.opens };
+  }
+
+  /**
+   * Decides the open reply for `nodeid` and takes one reference on the inode's backing id.
+   * Call it when encoding the OPEN/CREATE/TMPFILE reply, write the reply, and then either
+   * `release()` at RELEASE or `notDelivered()` if the write failed (the kernel then never
+   * sends a RELEASE for it).
+   *
+   * Throws PassthroughUnavailableError only with `require`, when the kernel refuses
+   * passthrough for the whole session; the open is then not counted.
+   */
+  open(nodeid: number, intent: OpenIntent): OpenOut {
+    const wants = intent.passthrough === true || (intent.openFlags & FOPEN_PASSTHROUGH) !== 0;
+    const flags = intent.openFlags & ~FOPEN_PASSTHROUGH;
+    if (!this.isNegotiated) return { fh: intent.fh, openFlags: flags };
+
+    let entry = this.inodes.get(nodeid);
+    if (entry === undefined) {
+      let backingId = 0;
+      if (wants && this.active) {
+        if (intent.backingFd === undefined) this.debug(`nodeid ${nodeid}: passthrough asked without a backingFd; served plain`);
+        else backingId = this.register(nodeid, intent.backingFd);
+      }
+      entry = { mode: backingId > 0 ? 'passthrough' : 'plain', backingId, opens: 0, fhs: new Map() };
+      this.inodes.set(nodeid, entry);
+    } else if (entry.mode === 'plain' && wants) {
+      this.debug(`nodeid ${nodeid}: passthrough asked, served plain: the inode has ${entry.opens} plain open(s)`);
+    } else if (entry.mode === 'passthrough' && !wants) {
+      this.debug(`nodeid ${nodeid}: plain open passes through to backing id ${entry.backingId}: the inode has ${entry.opens} passthrough open(s)`);
+    }
+    entry.opens++;
+    entry.fhs.set(intent.fh, (entry.fhs.get(intent.fh) ?? 0) + 1);
+    if (entry.mode === 'plain') return { fh: intent.fh, openFlags: flags };
+    return { fh: intent.fh, openFlags: (flags & FOPEN_PASSTHROUGH_MASK) | FOPEN_PASSTHROUGH, backingId: entry.backingId };
+  }
+
+  /**
+   * RELEASE of an open this registry answered: drops its reference and closes the backing id
+   * with the inode's last open. Returns false for an open it does not know (not counted, e.g.
+   * answered before passthrough was negotiated, or released twice).
+   */
+  release(nodeid: number, fh: number): boolean {
+    const entry = this.inodes.get(nodeid);
+    const n = entry?.fhs.get(fh);
+    if (entry === undefined || n === undefined) {
+      if (this.isNegotiated) this.debug(`RELEASE of nodeid ${nodeid} fh ${fh}: no open recorded`);
+      return false;
+    }
+    if (n === 1) entry.fhs.delete(fh);
+    else entry.fhs.set(fh, n - 1);
+    if (--entry.opens === 0) {
+      this.inodes.delete(nodeid);
+      if (entry.mode === 'passthrough') this.close(entry.backingId);
+    }
+    return true;
+  }
+
+  /** The reply carrying this open never reached the kernel (its write failed): no RELEASE will come. */
+  notDelivered(nodeid: number, fh: number): boolean {
+    return this.release(nodeid, fh);
+  }
+
+  /**
+   * Tries BACKING_OPEN + BACKING_CLOSE on `fd` (a regular file on the backing filesystem), so
+   * that a session-wide refusal shows at start instead of at the first open. Returns whether it
+   * worked; with `require`, a session-wide refusal throws instead. No-op (false) when
+   * passthrough is off.
+   */
+  check(fd: number): boolean {
+    if (!this.active) return false;
+    let id: number;
+    try {
+      id = this.ioctl(this.deviceFd, FUSE_DEV_IOC_BACKING_OPEN, encodeBackingMap(fd));
+    } catch (err) {
+      const code = ioctlErrno(err);
+      if (SESSION_WIDE_ERRNOS.has(code)) this.switchOff(code);
+      else this.debug(`passthrough check: BACKING_OPEN of fd ${fd} failed with ${code}`);
+      return false;
+    }
+    try {
+      this.ioctl(this.deviceFd, FUSE_DEV_IOC_BACKING_CLOSE, encodeU32Arg(id));
+    } catch (err) {
+      this.debug(`passthrough check: BACKING_CLOSE of id ${id} failed with ${ioctlErrno(err)}`);
+    }
+    return true;
+  }
+
+  /**
+   * The connection is gone (unmount, ENODEV): forget everything without ioctls, which would
+   * fail now, and which the kernel made moot by dropping the connection's ids.
+   */
+  clear(): void {
+    this.inodes.clear();
+    this.ids.clear();
+    this.active = false;
+  }
+
+  /** BACKING_OPEN; 0 when the kernel refused this file (or, from now on, every file). */
+  private register(nodeid: number, fd: number): number {
+    let id: number;
+    try {
+      id = this.ioctl(this.deviceFd, FUSE_DEV_IOC_BACKING_OPEN, encodeBackingMap(fd));
+    } catch (err) {
+      this.totals.failed++;
+      const code = ioctlErrno(err);
+      if (SESSION_WIDE_ERRNOS.has(code)) {
+        this.switchOff(code);
+      } else if (PER_FILE_ERRNOS.has(code)) {
+        this.debug(`nodeid ${nodeid}: BACKING_OPEN of fd ${fd} failed with ${code}; served plain`);
+      } else if (!this.perFileWarned.has(code)) {
+        // Not a refusal we know (ENOMEM, EMFILE …): this open goes plain, later ones try again.
+        this.perFileWarned.add(code);
+        this.warnFn(`passthrough: BACKING_OPEN failed with ${code} (nodeid ${nodeid}); that file is served through the server. Further ${code} failures are not reported.`);
+      }
+      return 0;
+    }
+    if (!(Number.isInteger(id) && id >= 1)) {
+      // The kernel returns ids >= 1; anything else in a reply would be EIO for the application.
+      this.totals.failed++;
+      this.debug(`nodeid ${nodeid}: BACKING_OPEN returned ${id}; served plain`);
+      return 0;
+    }
+    this.totals.registered++;
+    this.ids.add(id);
+    this.debug(`nodeid ${nodeid}: backing id ${id} registered (fd ${fd})`);
+    return id;
+  }
+
+  private close(id: number): void {
+    this.ids.delete(id);
+    this.totals.closed++;
+    try {
+      this.ioctl(this.deviceFd, FUSE_DEV_IOC_BACKING_CLOSE, encodeU32Arg(id));
+      this.debug(`backing id ${id} closed`);
+    } catch (err) {
+      // The kernel keeps the backing file alive for files still using it; a failed close only
+      // leaks the id until the connection ends.
+      this.warnFn(`passthrough: BACKING_CLOSE of backing id ${id} failed with ${ioctlErrno(err)}`);
+    }
+  }
+
+  /** A session-wide refusal: no more BACKING_OPENs; inodes already passing through keep their ids. */
+  private switchOff(code: ErrnoName): void {
+    this.active = false;
+    // Passthrough was negotiated (else there would be no ioctl), so EPERM means the capability.
+    const explained = explainBackingErrno(code, { release: os.release(), capSysAdmin: code === 'EPERM' ? false : undefined });
+    const { reason } = explained;
+    let { advice } = explained;
+    if (code === 'ELOOP' && this.maxStackDepth < 2) {
+      advice += ', or mount with --max-stack-depth 2 (then nothing can be stacked on this mount)';
+    }
+    this.reasonOff = reason;
+    if (this.require) throw new PassthroughUnavailableError(code, reason, advice);
+    const meanwhile = advice.includes('through the server') ? '' : '; until then READ/WRITE go through the server';
+    this.warnOnce(`passthrough off: ${reason}; ${advice}${meanwhile}.`);
+  }
+
+  private warnOnce(message: string): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.warnFn(message);
+  }
+
+  private debug(message: string): void {
+    this.debugFn?.(`backing: ${message}`);
+  }
+}
