@@ -1,0 +1,495 @@
+// The FUSE session: the part of serving a mount that is not the filesystem's. It decodes each
+// request, answers INIT, FORGET/BATCH_FORGET (no reply), INTERRUPT, DESTROY, unknown opcodes and
+// malformed requests itself, hands everything else to a Dispatcher (src/fs/bridge.ts adapts the
+// user's filesystem to it), writes the reply on the channel the request came from, counts
+// requests and errors per opcode, and sends notifications.
+import { FUSE_EXPIRE_ONLY, Opcode } from '../protocol/constants';
+import { decodeRequest, DEFAULT_DECODE_CONTEXT } from '../protocol/decode';
+import { describeDecodeError, describeRequest } from '../protocol/debug';
+import { Errno, errnoFromError, errnoName } from '../protocol/errors';
+import type { InitWants, NegotiatedInit } from '../protocol/init';
+import { negotiateInit } from '../protocol/init';
+import {
+  encodeNotifyDelete, encodeNotifyInvalEntry, encodeNotifyInvalInode, encodeNotifyRetrieve, encodeNotifyStoreHeader,
+} from '../protocol/notify';
+import { OPCODE_TABLE, opcodeName } from '../protocol/opcodes';
+import { encodeEmptyReply, encodeErrorReply, OUT_HEADER_SIZE } from '../protocol/reply';
+import type { DecodeContext, DecodeError, ForgetOne, InitRequest, Request } from '../protocol/requests';
+import type { InHeader } from '../protocol/types';
+import { errnoError } from './errors';
+import type { ReplyChannel, Transport, TransportSink } from './transport';
+
+/**
+ * What a dispatcher answers: the encoded reply (one buffer, or parts for one writev, e.g. a
+ * header and the data of a READ), or a positive errno for an error reply (0: empty success).
+ * A thrown error whose `code` is an errno name (FuseError, Node's fs errors) is answered with
+ * that errno; anything else thrown is answered EIO and logged.
+ */
+export type Reply = Buffer | readonly Buffer[] | number;
+
+/** The filesystem side of a session. Only dispatch() is required. */
+export interface Dispatcher {
+  /** What to ask for in the INIT reply, given the kernel's offer. */
+  initWants?(offer: InitRequest): InitWants;
+  /** Runs after negotiation and before the INIT reply goes out, so before any other request. */
+  init?(negotiated: NegotiatedInit): void | Promise<void>;
+  /** Every request except INIT, FORGET, BATCH_FORGET, INTERRUPT, NOTIFY_REPLY and DESTROY. */
+  dispatch(req: Request, ctx: RequestContext): Reply | Promise<Reply>;
+  /** FORGET and BATCH_FORGET (the kernel expects no reply). */
+  forget?(items: readonly ForgetOne[]): void;
+  /** DESTROY, or the end of the session, whichever comes first; called once. */
+  destroy?(): void | Promise<void>;
+}
+
+/**
+ * One request in flight: who asks, and whether the kernel has interrupted it. Structurally the
+ * RequestContext/CreateContext of src/fs/api.ts.
+ */
+export class RequestContext {
+  readonly unique: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly pid: number;
+  /** The caller's umask, for operations that create a node (set by the dispatcher). */
+  umask = 0;
+  /** True once INTERRUPT arrived for this request (or the session ended under it). */
+  interrupted = false;
+  /** Set when --debug timing is on. */
+  started = 0;
+  // Created on first use of `signal`: most handlers never look, and an AbortController per
+  // request would be paid on every request.
+  private controller: AbortController | undefined;
+
+  constructor(header: InHeader) {
+    this.unique = header.unique;
+    this.uid = header.uid;
+    this.gid = header.gid;
+    this.pid = header.pid;
+  }
+
+  /** Aborted when the kernel interrupts the request; the reason is an EINTR errno error. */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.interrupted) this.controller.abort(interruptReason());
+    }
+    return this.controller.signal;
+  }
+
+  interrupt(): void {
+    if (this.interrupted) return;
+    this.interrupted = true;
+    this.controller?.abort(interruptReason());
+  }
+}
+
+function interruptReason(): Error {
+  return errnoError('EINTR', 'the request was interrupted');
+}
+
+export interface SessionOptions {
+  /** One line per unexpected failure (a handler throwing a non-errno error). Default: console.error. */
+  log?: (line: string) => void;
+  /** When set: one line per request and per reply, strace style, with the time taken. */
+  debug?: (line: string) => void;
+}
+
+/** Requests and error replies per opcode name; every opcode is present (0 when never seen). */
+export interface SessionStats {
+  requests: Record<string, number>;
+  errors: Record<string, number>;
+  /** Requests dispatched and not answered yet. */
+  inFlight: number;
+  /** Replies the kernel refused with ENOENT: it had given up on the request (interrupted). */
+  orphanedReplies: number;
+}
+
+// Opcodes 1..53 index the counters directly; slot 0 collects CUSE_INIT and unknown opcodes.
+const COUNTER_SLOTS = 64;
+const OTHER_SLOT = 0;
+const slotOf = (opcode: number): number => (opcode > 0 && opcode < COUNTER_SLOTS ? opcode : OTHER_SLOT);
+
+// Requests whose decoded form keeps views into the read buffer (data payloads) until answered.
+const KEEPS_BUFFER = new Uint8Array(COUNTER_SLOTS);
+KEEPS_BUFFER[Opcode.WRITE] = 1;
+KEEPS_BUFFER[Opcode.SETXATTR] = 1;
+KEEPS_BUFFER[Opcode.IOCTL] = 1;
+
+export class Session {
+  /** What INIT settled, once it has been answered. */
+  negotiated: NegotiatedInit | null = null;
+  /** What negotiateInit had to say about the filesystem's wishes (features the kernel lacks …). */
+  initWarnings: string[] = [];
+  /** Resolves when INIT has been answered; rejects when the session ends before that. */
+  readonly ready: Promise<NegotiatedInit>;
+  /** Resolves when the session has ended (unmount, abort, close()). */
+  readonly closed: Promise<void>;
+  /** Why the connection ended, when it was not a normal unmount (ENODEV). */
+  endError: Error | null = null;
+
+  private readonly requests = new Float64Array(COUNTER_SLOTS);
+  private readonly errors = new Float64Array(COUNTER_SLOTS);
+  private orphaned = 0;
+  private readonly inflight = new Map<number, RequestContext>();
+  private decodeContext: DecodeContext = DEFAULT_DECODE_CONTEXT;
+  private started = false;
+  private ended = false;
+  private destroyed = false;
+  private readonly log: (line: string) => void;
+  private readonly debug: ((line: string) => void) | undefined;
+  private resolveReady!: (n: NegotiatedInit) => void;
+  private rejectReady!: (err: Error) => void;
+  private resolveClosed!: () => void;
+  private nextNotifyUnique = 1;
+  private readonly retrieves = new Map<number, { resolve(data: Buffer): void; reject(err: Error): void }>();
+  private readonly sink: TransportSink = {
+    request: (buf, length, channel) => this.onRequest(buf, length, channel),
+    end: (err) => this.onEnd(err),
+  };
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly dispatcher: Dispatcher,
+    options: SessionOptions = {},
+  ) {
+    this.log = options.log ?? ((line) => console.error(line));
+    this.debug = options.debug;
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => {}); // observed through closed/endError when nobody awaits it
+    this.closed = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
+  }
+
+  /** Starts reading requests. Call once the device is mounted (reads fail with EPERM before). */
+  start(): void {
+    if (this.started) throw new Error('session already started');
+    this.started = true;
+    this.transport.start(this.sink);
+  }
+
+  /**
+   * Stops serving: closes the device fds. If they were the connection's last, the kernel aborts
+   * it and the mount answers ENOTCONN until unmounted; prefer unmounting, which ends the
+   * session by itself.
+   */
+  close(): void {
+    this.onEnd(null);
+  }
+
+  /** Keep (default) or stop keeping the process alive while mounted. */
+  ref(): void {
+    this.transport.ref();
+  }
+
+  unref(): void {
+    this.transport.unref();
+  }
+
+  stats(): SessionStats {
+    const requests: Record<string, number> = {};
+    const errors: Record<string, number> = {};
+    for (const row of OPCODE_TABLE) {
+      const slot = slotOf(row.opcode);
+      requests[row.name] = slot === OTHER_SLOT ? 0 : this.requests[slot];
+      errors[row.name] = slot === OTHER_SLOT ? 0 : this.errors[slot];
+    }
+    requests.OTHER = this.requests[OTHER_SLOT];
+    errors.OTHER = this.errors[OTHER_SLOT];
+    return { requests, errors, inFlight: this.inflight.size, orphanedReplies: this.orphaned };
+  }
+
+  // ---- requests ---------------------------------------------------------------------------------
+
+  private onRequest(buf: Buffer, length: number, channel: ReplyChannel): boolean {
+    const req = decodeRequest(buf, length, this.decodeContext);
+    if ('kind' in req) {
+      this.onDecodeError(req, channel);
+      return false;
+    }
+    const op = req.opcode;
+    const slot = slotOf(op);
+    this.requests[slot]++;
+    switch (op) {
+      case Opcode.INIT:
+        this.onInit(req, channel);
+        return false;
+      case Opcode.FORGET:
+        this.forget([{ nodeid: req.header.nodeid, nlookup: req.nlookup }]);
+        return false;
+      case Opcode.BATCH_FORGET:
+        this.forget(req.forgets);
+        return false;
+      case Opcode.INTERRUPT:
+        // The kernel only interrupts requests it has handed out, and this session dispatches each
+        // one as it is read: an unknown unique was answered already, and needs nothing more.
+        this.inflight.get(req.unique)?.interrupt();
+        return false;
+      case Opcode.NOTIFY_REPLY:
+        this.onNotifyReply(req.header.unique, req.data);
+        return false;
+      case Opcode.DESTROY:
+        this.onDestroy(req.header.unique, channel);
+        return false;
+    }
+    const ctx = new RequestContext(req.header);
+    if (this.negotiated === null) {
+      // The kernel sends nothing before INIT is answered; a peer that does gets EIO.
+      this.send(ctx, slot, channel, Errno.EIO);
+      return false;
+    }
+    if (this.debug !== undefined) {
+      ctx.started = performance.now();
+      this.debug(describeRequest(req));
+    }
+    this.inflight.set(ctx.unique, ctx);
+    let result: Reply | Promise<Reply>;
+    try {
+      result = this.dispatcher.dispatch(req, ctx);
+    } catch (err) {
+      this.send(ctx, slot, channel, this.errnoOf(err, ctx, op));
+      return false;
+    }
+    if (!isPromise(result)) {
+      this.send(ctx, slot, channel, result);
+      return false;
+    }
+    const keep = KEEPS_BUFFER[slot] === 1;
+    result.then(
+      (reply) => {
+        this.send(ctx, slot, channel, reply);
+        if (keep) this.transport.release(buf);
+      },
+      (err: unknown) => {
+        this.send(ctx, slot, channel, this.errnoOf(err, ctx, op));
+        if (keep) this.transport.release(buf);
+      },
+    );
+    return keep;
+  }
+
+  /** The errno for a thrown value; a non-errno error is a bug in the handler: EIO and a log line. */
+  private errnoOf(err: unknown, ctx: RequestContext, opcode: number): number {
+    const errno = errnoFromError(err, 0);
+    if (errno !== 0) return errno;
+    // An interrupted handler that gave up with its own AbortError still means EINTR.
+    if (ctx.interrupted) return Errno.EINTR;
+    this.log(`tsfuse: ${opcodeName(opcode)} (unique ${ctx.unique}) failed, answered EIO: ${oneLine(err)}`);
+    return Errno.EIO;
+  }
+
+  /** Writes the reply of a dispatched request, once. */
+  private send(ctx: RequestContext, slot: number, channel: ReplyChannel, reply: Reply): void {
+    if (this.inflight.get(ctx.unique) === ctx) this.inflight.delete(ctx.unique);
+    let data: Buffer | readonly Buffer[];
+    let error = 0;
+    if (typeof reply === 'number') {
+      error = reply;
+      data = reply === 0 ? encodeEmptyReply(ctx.unique) : encodeErrorReply(ctx.unique, reply);
+    } else {
+      data = reply;
+      const head = Buffer.isBuffer(reply) ? reply : (reply as readonly Buffer[])[0];
+      if (head.length >= OUT_HEADER_SIZE) error = -head.readInt32LE(4);
+    }
+    if (error !== 0) this.errors[slot]++;
+    if (this.debug !== undefined) {
+      const ms = ctx.started > 0 ? ` (${(performance.now() - ctx.started).toFixed(3)} ms)` : '';
+      this.debug(`  unique=${ctx.unique} -> ${error === 0 ? 'OK' : errnoName(error) ?? `errno ${error}`}${ms}`);
+    }
+    this.write(channel, data, ctx.unique);
+  }
+
+  private write(channel: ReplyChannel, data: Buffer | readonly Buffer[], unique: number): void {
+    if (this.ended) return;
+    try {
+      channel.write(data);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === 'ENOENT') {
+        // The kernel no longer waits for this request (its caller was interrupted and gave up):
+        // nothing to do, the request is over either way.
+        this.orphaned++;
+      } else if (code !== 'ENODEV') {
+        this.log(`tsfuse: writing the reply to unique ${unique} failed: ${oneLine(err)}`);
+      }
+    }
+  }
+
+  private onDecodeError(e: DecodeError, channel: ReplyChannel): void {
+    this.requests[slotOf(e.opcode ?? 0)]++;
+    this.debug?.(describeDecodeError(e));
+    // Without a unique there is no request to answer; with one, the kernel waits for an answer.
+    if (e.unique === undefined) return;
+    // A malformed FORGET/INTERRUPT/NOTIFY_REPLY expects no reply either.
+    if (e.opcode === Opcode.FORGET || e.opcode === Opcode.BATCH_FORGET || e.opcode === Opcode.INTERRUPT || e.opcode === Opcode.NOTIFY_REPLY) return;
+    this.errors[slotOf(e.opcode ?? 0)]++;
+    this.write(channel, encodeErrorReply(e.unique, Errno[e.errno]), e.unique);
+  }
+
+  // ---- session duties ----------------------------------------------------------------------------
+
+  private onInit(req: InitRequest, channel: ReplyChannel): void {
+    const unique = req.header.unique;
+    if (this.negotiated !== null) {
+      this.errors[Opcode.INIT]++;
+      this.write(channel, encodeErrorReply(unique, Errno.EPROTO), unique);
+      return;
+    }
+    let result;
+    try {
+      result = negotiateInit(req, this.dispatcher.initWants?.(req) ?? {});
+    } catch (err) {
+      this.errors[Opcode.INIT]++;
+      this.log(`tsfuse: INIT failed: ${oneLine(err)}`);
+      this.write(channel, encodeErrorReply(unique, Errno.EPROTO), unique);
+      this.rejectReady(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    this.initWarnings.push(...result.warnings);
+    for (const w of result.warnings) this.debug?.(`INIT: ${w}`);
+    if (result.status === 'retry') {
+      // A kernel with a newer major takes our major and sends INIT again.
+      this.write(channel, result.reply, unique);
+      return;
+    }
+    const negotiated = result.negotiated;
+    if (result.status === 'error' || negotiated === null) {
+      this.errors[Opcode.INIT]++;
+      this.write(channel, result.reply, unique);
+      this.rejectReady(new Error(`INIT refused: ${result.warnings.join('; ')}`));
+      return;
+    }
+    const reply = result.reply;
+    const answer = (): void => {
+      this.negotiated = negotiated;
+      this.decodeContext = negotiated.decodeContext;
+      this.debug?.(`INIT ${negotiated.major}.${negotiated.minor} flags ${negotiated.flags.join(',')} max_write ${negotiated.maxWrite}`);
+      this.write(channel, reply, unique);
+      this.resolveReady(negotiated);
+    };
+    const refuse = (err: unknown): void => {
+      this.errors[Opcode.INIT]++;
+      this.log(`tsfuse: the filesystem's init() failed, the mount will not work: ${oneLine(err)}`);
+      this.write(channel, encodeErrorReply(unique, errnoFromError(err, Errno.EIO)), unique);
+      this.rejectReady(err instanceof Error ? err : new Error(String(err)));
+    };
+    let pending: void | Promise<void>;
+    try {
+      pending = this.dispatcher.init?.(negotiated);
+    } catch (err) {
+      refuse(err);
+      return;
+    }
+    if (isPromise(pending)) pending.then(answer, refuse);
+    else answer();
+  }
+
+  private forget(items: readonly ForgetOne[]): void {
+    try {
+      this.dispatcher.forget?.(items);
+    } catch (err) {
+      this.log(`tsfuse: forget failed: ${oneLine(err)}`);
+    }
+  }
+
+  private onDestroy(unique: number, channel: ReplyChannel): void {
+    this.runDestroy().finally(() => this.write(channel, encodeEmptyReply(unique), unique));
+  }
+
+  private async runDestroy(): Promise<void> {
+    if (this.destroyed || this.negotiated === null) return;
+    this.destroyed = true;
+    try {
+      await this.dispatcher.destroy?.();
+    } catch (err) {
+      this.log(`tsfuse: destroy failed: ${oneLine(err)}`);
+    }
+  }
+
+  private onEnd(err: Error | null): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.endError = err;
+    if (err !== null) this.log(`tsfuse: the FUSE connection failed: ${oneLine(err)}`);
+    this.transport.close();
+    // Handlers still running learn that nobody waits for them any more.
+    for (const ctx of this.inflight.values()) ctx.interrupt();
+    this.inflight.clear();
+    const gone = errnoError('ENODEV', 'the FUSE session has ended');
+    for (const r of this.retrieves.values()) r.reject(gone);
+    this.retrieves.clear();
+    this.rejectReady(err ?? new Error('the FUSE session ended before INIT was answered'));
+    this.runDestroy().finally(() => this.resolveClosed());
+  }
+
+  // ---- notifications -------------------------------------------------------------------------------
+  // Written from the threadpool (Transport.notify): the kernel may need one of our replies before
+  // it can apply a notification, and the thread that writes the replies must not be stuck in it.
+
+  private notify(data: Buffer | readonly Buffer[]): Promise<void> {
+    if (this.negotiated === null || this.ended) {
+      return Promise.reject(errnoError('ENOTCONN', 'notification on a session that is not running'));
+    }
+    return this.transport.notify(data);
+  }
+
+  /**
+   * Drops cached data of `nodeid` from `offset` for `length` bytes (0: to the end); a negative
+   * offset drops only the cached attributes.
+   */
+  notifyInvalInode(nodeid: number, offset = 0, length = 0): Promise<void> {
+    return this.notify(encodeNotifyInvalInode(nodeid, offset, length));
+  }
+
+  /**
+   * Drops the cached name `name` in `parent` (ENOENT when the kernel has no such entry).
+   * `expireOnly` marks it stale instead of dropping it (FUSE_EXPIRE_ONLY, kernel 6.2+).
+   */
+  notifyInvalEntry(parent: number, name: string | Buffer, options: { expireOnly?: boolean } = {}): Promise<void> {
+    return this.notify(encodeNotifyInvalEntry(parent, name, options.expireOnly ? FUSE_EXPIRE_ONLY : 0));
+  }
+
+  /** Tells the kernel that `name` (inode `child`) was removed from `parent`. */
+  notifyDelete(parent: number, child: number, name: string | Buffer): Promise<void> {
+    return this.notify(encodeNotifyDelete(parent, child, name));
+  }
+
+  /** Puts `data` into the page cache of `nodeid` at `offset`. */
+  notifyStore(nodeid: number, offset: number, data: Buffer): Promise<void> {
+    return this.notify([encodeNotifyStoreHeader(nodeid, offset, data.length), data]);
+  }
+
+  /** Reads back up to `size` bytes of `nodeid`'s page cache at `offset` (fewer where nothing is cached). */
+  async notifyRetrieve(nodeid: number, offset: number, size: number): Promise<Buffer> {
+    const notifyUnique = this.nextNotifyUnique++;
+    const answer = new Promise<Buffer>((resolve, reject) => this.retrieves.set(notifyUnique, { resolve, reject }));
+    try {
+      await this.notify(encodeNotifyRetrieve(notifyUnique, nodeid, offset, size));
+    } catch (err) {
+      this.retrieves.delete(notifyUnique);
+      throw err;
+    }
+    return answer;
+  }
+
+  private onNotifyReply(notifyUnique: number, data: Buffer): void {
+    const r = this.retrieves.get(notifyUnique);
+    if (r === undefined) return;
+    this.retrieves.delete(notifyUnique);
+    r.resolve(Buffer.from(data)); // the read buffer is reused for the next request
+  }
+}
+
+function isPromise<T>(x: T | Promise<T>): x is Promise<T> {
+  return typeof (x as { then?: unknown } | null)?.then === 'function';
+}
+
+/** An error as one log line: name, message and where it was thrown. */
+function oneLine(err: unknown): string {
+  if (!(err instanceof Error)) return String(err).split('\n')[0];
+  const frame = err.stack?.split('\n').find((l) => l.trimStart().startsWith('at '))?.trim();
+  return `${err.name}: ${err.message.split('\n')[0]}${frame ? ` (${frame})` : ''}`;
+}
