@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { openDevice } from './device';
+import { errnoCodeOf } from './errors';
 
 /** A value and the way it was found, as the probe reports every fact. */
 export interface Found<T> {
@@ -47,7 +49,7 @@ export function devFuse(devicePath = '/dev/fuse'): Found<DevFuse> {
   }
   const kind = st.isCharacterDevice() ? 'character device' : 'not a character device';
   try {
-    fs.closeSync(fs.openSync(devicePath, 'r+'));
+    fs.closeSync(openDevice(devicePath));
     return { value: { exists: true, openable: true, errno: null }, how: `stat (${kind}), open(O_RDWR) succeeded` };
   } catch (err) {
     const errno = codeOf(err);
@@ -186,7 +188,7 @@ function readText(file: string): string | undefined {
   }
 }
 
+/** The errno name of a thrown error, else its text. */
 export function codeOf(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : String(err);
+  return errnoCodeOf(err) ?? String((err as Error)?.message ?? err);
 }

@@ -14,13 +14,11 @@ import { spawnSync } from 'node:child_process';
 import { FILESYSTEM_MAX_STACK_DEPTH, Opcode } from '../protocol/constants';
 import { decodeRequest } from '../protocol/decode';
 import { negotiateInit } from '../protocol/init';
-import { errnoName } from '../protocol/errors';
 import { encodeBackingMap, encodeU32Arg, FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../protocol/ioctl';
 import { O_PATH, O_TMPFILE } from '../sys';
+import { ioctl, openDevice } from './device';
+import { mountArgs } from './mount';
 import { codeOf } from './probe-host';
-
-// ioctl-napi ships no types: (fd, request as uint32, buffer) -> result, throws on -1.
-const ioctl: (fd: number, request: number, arg: Buffer) => number = require('ioctl-napi');
 
 /** The kernel's INIT request, as offered (plain data: it crosses from the namespace child as JSON). */
 export interface InitOffer {
@@ -140,20 +138,18 @@ interface Connection {
 function connect(mountpoint: string, maxStackDepth: number): Connection {
   const conn: Connection = { fd: null, mounted: false, offer: null, mountError: null, initError: null };
   try {
-    conn.fd = fs.openSync('/dev/fuse', 'r+');
+    conn.fd = openDevice();
   } catch (err) {
-    conn.mountError = `open /dev/fuse: ${codeOf(err)}`;
+    conn.mountError = (err as Error).message;
     return conn;
   }
-  // mount(2) returns before the kernel's INIT is answered, so a synchronous mount(8) cannot
-  // deadlock on us; -i keeps mount(8) from running /sbin/mount.fuse3 (KERNEL-NOTES).
-  const uid = process.geteuid?.() ?? 0;
-  const gid = process.getegid?.() ?? 0;
-  const r = spawnSync(
-    'mount',
-    ['-i', '-t', 'fuse.tsfuse-probe', '-o', `fd=3,rootmode=40000,user_id=${uid},group_id=${gid}`, 'tsfuse-probe', mountpoint],
-    { stdio: ['ignore', 'ignore', 'pipe', conn.fd], timeout: MOUNT_TIMEOUT_MS, encoding: 'utf8' },
-  );
+  // Unlike mount.ts's mountDevice, synchronous, and without its root check: the probe wants the
+  // kernel's own answer, and mount(2) returns before INIT is answered, so nothing can wait on us.
+  const r = spawnSync('mount', mountArgs(mountpoint, { fsname: 'tsfuse-probe', subtype: 'tsfuse-probe' }), {
+    stdio: ['ignore', 'ignore', 'pipe', conn.fd],
+    timeout: MOUNT_TIMEOUT_MS,
+    encoding: 'utf8',
+  });
   if (r.error !== undefined || r.status !== 0) {
     conn.mountError = `mount(8): ${r.error?.message ?? (r.stderr.trim().split('\n')[0] || `exit ${r.status ?? r.signal}`)}`;
     return conn;
@@ -190,19 +186,14 @@ function tryBacking(deviceFd: number, fileFd: number, maxStackDepth: number): Ba
   try {
     id = ioctl(deviceFd, FUSE_DEV_IOC_BACKING_OPEN, encodeBackingMap(fileFd));
   } catch (err) {
-    return { maxStackDepth, id: null, errno: ioctlErrno(err), closeErrno: null };
+    return { maxStackDepth, id: null, errno: codeOf(err), closeErrno: null };
   }
   try {
     ioctl(deviceFd, FUSE_DEV_IOC_BACKING_CLOSE, encodeU32Arg(id));
     return { maxStackDepth, id, errno: null, closeErrno: null };
   } catch (err) {
-    return { maxStackDepth, id, errno: null, closeErrno: ioctlErrno(err) };
+    return { maxStackDepth, id, errno: null, closeErrno: codeOf(err) };
   }
-}
-
-/** ioctl-napi throws an Error whose `code` is the errno number as a string. */
-function ioctlErrno(err: unknown): string {
-  return errnoName(Number((err as { code?: unknown }).code)) ?? String((err as Error).message ?? err);
 }
 
 /**
