@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
 import { commonOptions, type Command } from './command';
+import { benchCommand } from './commands/bench';
 import { mountCommand } from './commands/mount';
 import { probeCommand } from './commands/probe';
 import { umountCommand } from './commands/umount';
@@ -19,7 +20,7 @@ import {
 } from './options';
 
 /** Every subcommand; probe and bench join this list. */
-export const COMMANDS: readonly Command[] = [mountCommand, umountCommand, probeCommand];
+export const COMMANDS: readonly Command[] = [mountCommand, umountCommand, probeCommand, benchCommand];
 
 const ALL_TABLES: readonly OptionTable[] = [commonOptions, ...COMMANDS.map((c) => c.options)];
 

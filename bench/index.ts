@@ -1,0 +1,246 @@
+/**
+ * `tsfuse bench`: the workloads on the native directory and on tsfuse
+ * loopback mounts of directories beside it (without and with passthrough),
+ * round after round in alternation; then the table, JSON, Markdown, SVG.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { findFio } from './fio';
+import { dropCaches, filesystemOf, Server } from './mounts';
+import { toJson, toMarkdown, toText, type Report } from './report';
+import { runRounds, Stopped, type Progress, type Skip } from './runner';
+import { summarize } from './stats';
+import { toSvg } from './svg';
+import { checkTargets } from './targets';
+import { buildGroups, CONFIGS, type ConfigName, type GroupName, type Target } from './workloads';
+
+export { CONFIGS, GROUP_NAMES, type ConfigName, type GroupName } from './workloads';
+
+export interface BenchOptions {
+  /** Where to put the files; default: a fresh directory under os.tmpdir(). */
+  dir?: string;
+  scale: number;
+  rounds: number;
+  json: boolean;
+  markdown?: string;
+  svg?: string;
+  /** Run in a directory that already has content (inside a fresh subdirectory of it). */
+  force: boolean;
+  configs: readonly ConfigName[];
+  workloads: readonly GroupName[];
+  /** The command line, recorded in the report. */
+  command: string;
+  /** The command that serves a mount, before its arguments; default: mounts.serverCommand(). */
+  serverCommand?: readonly string[];
+}
+
+export interface BenchIo {
+  out(text: string): void;
+  err(text: string): void;
+  /** stderr is a terminal: one progress line rewritten in place. */
+  errIsTTY: boolean;
+}
+
+/** A mistake in how the benchmark was asked to run (the CLI exits 1 with the message). */
+export class BenchError extends Error {
+  override name = 'BenchError';
+}
+
+export interface Workspace {
+  /** The directory everything goes into; it is empty. */
+  root: string;
+  /** Removes what the benchmark made, nothing else. */
+  remove(): void;
+}
+
+/**
+ * Where the run puts its files. A directory with content is refused unless
+ * `force`, and even then the run works in a fresh subdirectory of it.
+ */
+export function prepareWorkspace(dir: string | undefined, force: boolean): Workspace {
+  if (dir === undefined) {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-bench-'));
+    return { root, remove: () => fs.rmSync(root, { recursive: true, force: true }) };
+  }
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(dir);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOENT') throw new BenchError(`--dir ${dir}: ${(err as Error).message}`);
+  }
+  if (stat === undefined) {
+    fs.mkdirSync(dir, { recursive: true });
+    return { root: dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  }
+  if (!stat.isDirectory()) throw new BenchError(`--dir ${dir}: not a directory`);
+  const entries = fs.readdirSync(dir);
+  if (entries.length === 0) {
+    return {
+      root: dir,
+      remove: () => {
+        for (const name of fs.readdirSync(dir)) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+      },
+    };
+  }
+  if (!force) {
+    throw new BenchError(
+      `--dir ${dir}: not empty (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}, e.g. ${entries[0]}); ` +
+        'the benchmark writes and deletes many files there: use an empty directory, or --force to work in a new subdirectory of it',
+    );
+  }
+  const root = fs.mkdtempSync(path.join(dir, 'tsfuse-bench-'));
+  return { root, remove: () => fs.rmSync(root, { recursive: true, force: true }) };
+}
+
+function fioVersion(fio: string | null): string | null {
+  if (fio === null) return null;
+  const r = spawnSync(fio, ['--version'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : fio;
+}
+
+function clock(seconds: number): string {
+  const s = Math.round(seconds);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
+  const started = process.hrtime.bigint();
+  const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
+  const ws = prepareWorkspace(o.dir, o.force);
+  const servers = new Map<ConfigName, Server>();
+  const skipped: Skip[] = [];
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (!stopping) io.err(`\ntsfuse bench: ${signal}: stopping after the current step, then unmounting and cleaning up\n`);
+    stopping = true;
+  };
+  // Last resort if the process dies some other way: nothing may stay mounted.
+  const onExit = (): void => {
+    for (const s of servers.values()) s.killNow();
+    try {
+      ws.remove();
+    } catch {
+      // a dead mount still in the way: nothing more can be done at exit
+    }
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, onSignal);
+  process.on('exit', onExit);
+
+  try {
+    const fs0 = filesystemOf(ws.root);
+    const fio = o.workloads.includes('fio') ? findFio() : null;
+    if (o.workloads.includes('fio') && fio === null) {
+      skipped.push({ workload: 'fio.*', reason: 'fio is not installed (Debian package fio)' });
+    }
+    const groups = buildGroups(o.scale, o.workloads, fio);
+    const cannotDrop = dropCaches();
+
+    const targets: Target[] = [];
+    for (const config of CONFIGS.filter((c) => o.configs.includes(c))) {
+      if (config === 'native') {
+        const dir = path.join(ws.root, 'native');
+        fs.mkdirSync(dir);
+        targets.push({ config, dir, backing: dir });
+        continue;
+      }
+      // Beside the native directory: the same filesystem under every configuration.
+      const src = path.join(ws.root, `${config}-src`);
+      const mnt = path.join(ws.root, `${config}-mnt`);
+      fs.mkdirSync(src);
+      fs.mkdirSync(mnt);
+      io.err(`tsfuse bench: mounting ${src} on ${mnt}${config === 'passthrough' ? ' with passthrough' : ''}\n`);
+      try {
+        const server = await Server.start({
+          src,
+          mnt,
+          passthrough: config === 'passthrough',
+          statsFile: path.join(ws.root, `${config}-requests.json`),
+          command: o.serverCommand,
+        });
+        servers.set(config, server);
+        targets.push({ config, dir: mnt, backing: src });
+      } catch (err) {
+        skipped.push({ workload: '*', config, reason: (err as Error).message });
+      }
+      if (stopping) throw new Stopped();
+    }
+
+    let lastLine = '';
+    const progress = (p: Progress): void => {
+      const pct = Math.floor((100 * p.done) / Math.max(1, p.total));
+      const line = `[${clock(elapsed())}] ${pct}% round ${p.round + 1}/${p.rounds}: ${p.workload} on ${p.config}`;
+      if (io.errIsTTY) io.err(`\r\x1b[K${line}`);
+      else if (line !== lastLine) io.err(line + '\n');
+      lastLine = line;
+    };
+    const outcome = await runRounds(groups, targets, o.rounds, {
+      sync: () => void spawnSync('sync'),
+      dropCaches,
+      unavailable: (config) => servers.get(config as ConfigName)?.gone,
+      stopping: () => stopping,
+      progress,
+      settle: () => new Promise((resolve) => setTimeout(resolve, 300)),
+      now: () => process.hrtime.bigint(),
+    });
+    if (io.errIsTTY) io.err('\r\x1b[K');
+
+    const requests: Record<string, Record<string, number>> = {};
+    for (const [config, server] of servers) {
+      const counts = await server.stop();
+      if (counts) requests[config] = counts;
+    }
+    servers.clear();
+
+    const configs = targets.map((t) => t.config as string);
+    const results = summarize(outcome.samples, configs);
+    const report: Report = {
+      configs,
+      results,
+      environment: {
+        dir: ws.root,
+        fstype: fs0?.fstype ?? 'unknown',
+        source: fs0?.source ?? 'unknown',
+        kernel: os.release(),
+        node: process.version,
+        cpus: os.cpus().length,
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        scale: o.scale,
+        rounds: o.rounds,
+        dropCaches: cannotDrop === undefined ? 'yes' : cannotDrop,
+        fio: fioVersion(fio),
+        date: new Date().toISOString(),
+        command: o.command,
+        seconds: Math.round(elapsed()),
+      },
+      steps: groups.flatMap((g) => g.steps),
+      skipped: [...skipped, ...outcome.skipped],
+      failures: outcome.failures,
+      targets: checkTargets(outcome.samples, results),
+      requests,
+    };
+    io.out(o.json ? toJson(report) + '\n' : toText(report));
+    if (o.markdown) fs.writeFileSync(o.markdown, toMarkdown(report));
+    if (o.svg) fs.writeFileSync(o.svg, toSvg(report));
+    const incomplete = report.failures.length > 0 || report.skipped.some((s) => s.config !== undefined && s.workload === '*');
+    return incomplete ? 1 : 0;
+  } catch (err) {
+    if (err instanceof Stopped) {
+      io.err('tsfuse bench: stopped; nothing reported\n');
+      return 130;
+    }
+    throw err;
+  } finally {
+    for (const s of servers.values()) await s.stop();
+    servers.clear();
+    try {
+      ws.remove();
+    } catch (err) {
+      io.err(`tsfuse bench: could not remove ${ws.root}: ${(err as Error).message}\n`);
+    }
+    for (const s of signals) process.off(s, onSignal);
+    process.off('exit', onExit);
+  }
+}

@@ -1,0 +1,138 @@
+// The one CLI module that reaches into bench/: the benchmark is a command users run,
+// but its code (workloads, timing, reports) lives with the other benchmarks.
+import { defineCommand, type RunArgs } from '../command';
+import { CliError, UsageError } from '../errors';
+import { option, parseBoolean, parsePath } from '../options';
+import { BenchError, CONFIGS, GROUP_NAMES, runBench, type ConfigName, type GroupName } from '../../../bench/index';
+
+function parseScale(value: unknown): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n <= 0 || n > 100) throw new UsageError(`--scale: expected a number > 0 and ≤ 100, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function parseRounds(value: unknown): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new UsageError(`--rounds: expected a whole number 1..100, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function listParser<T extends string>(flag: string, known: readonly T[]): (value: unknown) => T[] {
+  return (value) => {
+    const parts = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(',')).map((s) => s.trim()).filter(Boolean);
+    const bad = parts.filter((p) => !(known as readonly string[]).includes(p));
+    if (parts.length === 0 || bad.length) {
+      throw new UsageError(`--${flag}: unknown ${bad.length ? `'${bad.join("', '")}'` : 'empty list'} (choose from ${known.join(', ')})`);
+    }
+    return known.filter((k) => parts.includes(k));
+  };
+}
+
+export const benchOptions = {
+  dir: option({
+    describe: 'Put the files here (empty or new; all configurations use this filesystem)',
+    cli: 'string',
+    placeholder: 'DIR',
+    default: undefined,
+    defaultDescription: 'a new directory under $TMPDIR or /tmp',
+    parse: parsePath,
+  }),
+  scale: option({
+    describe: 'Multiply file counts and sizes (1: 25,000 × 4 KiB … 100 × 10 MiB, a 2000 MiB dd)',
+    cli: 'string',
+    placeholder: 'F',
+    default: 1,
+    parse: parseScale,
+  }),
+  rounds: option({
+    describe: 'Rounds of every workload on every configuration, in alternation',
+    cli: 'string',
+    placeholder: 'N',
+    default: 3,
+    parse: parseRounds,
+  }),
+  configs: option({
+    describe: `Configurations, comma-separated: ${CONFIGS.join(',')}`,
+    cli: 'string',
+    placeholder: 'LIST',
+    default: [...CONFIGS] as ConfigName[],
+    defaultDescription: CONFIGS.join(','),
+    parse: listParser<ConfigName>('configs', CONFIGS),
+  }),
+  workloads: option({
+    describe: `Workload groups, comma-separated: ${GROUP_NAMES.join(',')}`,
+    cli: 'string',
+    placeholder: 'LIST',
+    default: [...GROUP_NAMES] as GroupName[],
+    defaultDescription: 'all',
+    parse: listParser<GroupName>('workloads', GROUP_NAMES),
+  }),
+  json: option({
+    describe: 'Print the results as JSON instead of the table',
+    cli: 'boolean',
+    default: false,
+    parse: parseBoolean,
+  }),
+  markdown: option({
+    describe: 'Also write the table as Markdown to this file',
+    cli: 'string',
+    placeholder: 'FILE',
+    default: undefined,
+    parse: parsePath,
+  }),
+  svg: option({
+    describe: 'Also write a bar chart of the ratios to native as SVG to this file',
+    cli: 'string',
+    placeholder: 'FILE',
+    default: undefined,
+    parse: parsePath,
+  }),
+  force: option({
+    describe: 'Run even if --dir has content (in a new subdirectory of it)',
+    cli: 'boolean',
+    default: false,
+    parse: parseBoolean,
+  }),
+};
+
+export const benchCommand = defineCommand({
+  name: 'bench',
+  describe: 'Time workloads on a native directory and on tsfuse mounts without and with passthrough',
+  positionals: [],
+  options: benchOptions,
+  epilogue:
+    'Mounts tsfuse loopbacks (each served by `tsfuse mount` in a process of its own) of directories beside the\n' +
+    'native one, runs every workload on each configuration round after round in alternation, reports medians\n' +
+    'and the median of the per-round ratios to native, then unmounts and removes its files. Needs root to\n' +
+    'mount and to drop caches before cold reads. fio jobs run where fio is installed. See bench/README.md.',
+  async run(args: RunArgs<typeof benchOptions>): Promise<number> {
+    const o = args.options;
+    if (process.geteuid?.() !== 0 && o.configs.some((c) => c !== 'native')) {
+      throw new CliError('tsfuse bench mounts FUSE loopbacks and must run as root (or use --configs native)');
+    }
+    try {
+      return await runBench(
+        {
+          dir: o.dir,
+          scale: o.scale,
+          rounds: o.rounds,
+          json: o.json,
+          markdown: o.markdown,
+          svg: o.svg,
+          force: o.force,
+          configs: o.configs,
+          workloads: o.workloads,
+          command: ['tsfuse', ...args.args].join(' '),
+        },
+        {
+          out: (text) => args.log.info(text.replace(/\n$/, '')),
+          err: (text) => process.stderr.write(text),
+          errIsTTY: process.stderr.isTTY === true,
+        },
+      );
+    } catch (err) {
+      if (err instanceof BenchError) throw new CliError(err.message);
+      throw err;
+    }
+  },
+});
