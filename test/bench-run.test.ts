@@ -1,0 +1,80 @@
+// One tiny real run of `tsfuse bench` through the built CLI, as root: every
+// workload on the native directory and on both mounts, at a scale where it
+// takes seconds. Checked: the JSON, the Markdown and SVG files, that nothing
+// stays mounted and that the directory is left as it was. No timing is asserted.
+// `npm test` builds first; running this file alone needs `npm run build`.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t from 'tap';
+
+const ROOT = path.resolve(__dirname, '..');
+const MAIN = path.join(ROOT, 'dist/src/cli/main.js');
+const SERVER = path.join(ROOT, 'dist/bench/server.js');
+
+function mountsUnder(dir: string): string[] {
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((m): m is string => m !== undefined && (m === dir || m.startsWith(dir + '/')));
+}
+
+if (process.geteuid?.() !== 0) {
+  t.plan(0, 'mounting needs root');
+} else if (!fs.existsSync(MAIN) || !fs.existsSync(SERVER)) {
+  t.fail('dist/ is not built: run `npm run build` (npm test does)');
+} else {
+  t.test('tsfuse bench --json at a tiny scale', async (t) => {
+    const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-bench-run-')));
+    const dir = path.join(base, 'dir');
+    fs.mkdirSync(dir);
+    const md = path.join(base, 'out.md');
+    const svg = path.join(base, 'out.svg');
+    let child: ReturnType<typeof spawn> | undefined;
+    t.teardown(() => {
+      if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
+      for (const m of mountsUnder(base).reverse()) spawnSync('umount', ['-l', m]);
+      fs.rmSync(base, { recursive: true, force: true });
+    });
+
+    const args = [MAIN, 'bench', '--json', '--scale', '0.001', '--rounds', '2', '--dir', dir, '--markdown', md, '--svg', svg];
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      let stdout = '';
+      let stderr = '';
+      child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+    t.equal(code, 0, 'exit 0', { stderr: stderr.slice(-2000) });
+    const doc = JSON.parse(stdout) as {
+      configs: string[];
+      results: { workload: string; config: string; seconds: number; ratioToNative: number | null; rounds: number }[];
+      failures: unknown[];
+      skipped: { workload: string; config?: string }[];
+      requests: Record<string, Record<string, number>>;
+    };
+    t.same(doc.configs, ['native', 'fuse', 'passthrough']);
+    t.same(doc.failures, [], 'no step failed');
+    const workloads = [...new Set(doc.results.map((r) => r.workload))];
+    for (const w of ['4k.write', '4k.read_warm', '4k.read_cold', 'meta.stat', 'meta.list', 'meta.unlink', '64k.write', '1m.read_cold', '10m.read_warm', 'dd.write', 'dd.read', 'rand4k.read']) {
+      t.ok(workloads.includes(w), `${w} measured`);
+    }
+    for (const w of workloads) {
+      for (const c of doc.configs) {
+        const r = doc.results.find((x) => x.workload === w && x.config === c);
+        t.ok(r && r.seconds > 0 && r.rounds === 2 && typeof r.ratioToNative === 'number', `${w} on ${c}: 2 rounds and a ratio`);
+      }
+    }
+    t.ok((doc.requests.fuse?.READ ?? 0) > 0, 'without passthrough the server saw READs');
+    t.equal(doc.requests.passthrough?.READ ?? 0, 0, 'with passthrough it saw none');
+    t.equal(doc.requests.passthrough?.WRITE ?? 0, 0, 'and no WRITEs');
+
+    t.match(fs.readFileSync(md, 'utf8'), /\| workload \| native s \|/, 'the Markdown table was written');
+    t.match(fs.readFileSync(svg, 'utf8'), /^<svg [\s\S]*<\/svg>\n$/, 'the SVG was written');
+    t.same(mountsUnder(base), [], 'nothing is left mounted');
+    t.same(fs.readdirSync(dir), [], 'the directory is left empty');
+  });
+}

@@ -1,0 +1,290 @@
+// The benchmark's pure parts: medians and per-round ratios, the JSON shape,
+// the tables, the SVG, fio's output, and the refusal to run in a directory
+// that has content. No timings are asserted anywhere.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t from 'tap';
+import { parseFioOutput, fioArgs, type FioJob } from '../bench/fio';
+import { prepareWorkspace, runBench } from '../bench/index';
+import { toJson, toMarkdown, toText, type Report } from '../bench/report';
+import { median, pairedRatio, rotation, summarize, type Sample } from '../bench/stats';
+import { domain, logTicks, toSvg } from '../bench/svg';
+import { checkTargets } from '../bench/targets';
+import { filePaths, randomPages, scaled } from '../bench/workloads';
+
+const sample = (workload: string, config: string, round: number, seconds: number, bytes = 0, ops = 0): Sample =>
+  ({ workload, config, round, seconds, bytes, ops });
+
+t.test('median', async (t) => {
+  t.equal(median([3]), 3);
+  t.equal(median([5, 1, 3]), 3, 'odd count: the middle value');
+  t.equal(median([4, 1, 3, 2]), 2.5, 'even count: the mean of the two middle values');
+  const input = [3, 1, 2];
+  median(input);
+  t.same(input, [3, 1, 2], 'the input is not reordered');
+  t.throws(() => median([]), RangeError);
+});
+
+t.test('ratios are taken round by round, then the median', async (t) => {
+  // Round 1 is slow for both: per-round ratios are 2, 2, 2, while the ratio of the medians is 3/1.
+  const samples = [
+    sample('w', 'native', 0, 1), sample('w', 'fuse', 0, 2),
+    sample('w', 'native', 1, 10), sample('w', 'fuse', 1, 20),
+    sample('w', 'native', 2, 1.5), sample('w', 'fuse', 2, 3),
+  ];
+  t.equal(pairedRatio(samples, 'w', 'fuse', 'native'), 2);
+  const fuse = summarize(samples, ['native', 'fuse']).find((r) => r.config === 'fuse');
+  t.equal(fuse?.seconds, 3, 'seconds: the median of the rounds');
+  t.equal(fuse?.ratioToNative, 2, 'ratio: the median of the per-round ratios, not 3/1.5');
+  t.equal(pairedRatio([sample('w', 'fuse', 0, 1), sample('w', 'native', 1, 1)], 'w', 'fuse', 'native'), null,
+    'no round with both: no ratio');
+  t.equal(pairedRatio([sample('w', 'fuse', 0, 4), sample('w', 'native', 0, 2), sample('w', 'fuse', 1, 9)], 'w', 'fuse', 'native'), 2,
+    'a round only one configuration finished is left out');
+});
+
+t.test('summarize: order, native ratio, MiB/s and µs per op', async (t) => {
+  const samples = [
+    sample('b', 'fuse', 0, 2, 4 * 2 ** 20, 1000),
+    sample('a', 'native', 0, 1),
+    sample('b', 'native', 0, 1, 4 * 2 ** 20, 1000),
+    sample('a', 'passthrough', 0, 1.5),
+  ];
+  const results = summarize(samples, ['native', 'fuse', 'passthrough']);
+  t.same(results.map((r) => `${r.workload}/${r.config}`), ['b/native', 'b/fuse', 'a/native', 'a/passthrough'],
+    'workloads in the order first measured, configurations in the given order');
+  const bNative = results.find((r) => r.workload === 'b' && r.config === 'native');
+  t.equal(bNative?.ratioToNative, 1);
+  t.equal(bNative?.mibPerSec, 4);
+  t.equal(bNative?.usPerOp, 1000);
+  t.notOk('mibPerSec' in results.find((r) => r.workload === 'a')!, 'no MiB/s without bytes');
+  t.same(summarize([sample('a', 'fuse', 0, 1)], ['native', 'fuse'])[0].ratioToNative, null, 'no native: ratio null');
+});
+
+t.test('rotation', async (t) => {
+  t.same(rotation(['n', 'f', 'p'], 0), ['n', 'f', 'p']);
+  t.same(rotation(['n', 'f', 'p'], 1), ['f', 'p', 'n']);
+  t.same(rotation(['n', 'f', 'p'], 5), ['p', 'n', 'f']);
+  t.same(rotation([], 3), []);
+});
+
+function fakeReport(): Report {
+  const configs = ['native', 'fuse', 'passthrough'];
+  const samples: Sample[] = [];
+  const factor: Record<string, number> = { native: 1, fuse: 8, passthrough: 1.02 };
+  for (const [w, bytes, ops] of [['4k.write', 100 * 2 ** 20, 25000], ['10m.read_cold', 1000 * 2 ** 20, 100], ['meta.stat', 0, 25000], ['dd.write', 2000 * 2 ** 20, 0]] as const) {
+    for (let round = 0; round < 3; round++) {
+      for (const c of configs) samples.push(sample(w, c, round, (1 + round / 10) * factor[c], bytes, ops));
+    }
+  }
+  const results = summarize(samples, configs);
+  return {
+    configs,
+    results,
+    environment: {
+      dir: '/tmp/x <&>', fstype: 'ext4', source: '/dev/vda', kernel: '6.18', node: 'v20', cpus: 2, memoryGiB: 24,
+      scale: 1, rounds: 3, dropCaches: 'yes', fio: null, date: '2025-01-01T00:00:00.000Z', command: 'tsfuse bench --json',
+    },
+    steps: [
+      { workload: '4k.write', cold: false, bytes: 0, ops: 25000, op: 'file', describe: 'write files' },
+      { workload: 'meta.stat', cold: false, bytes: 0, ops: 25000, op: 'file', describe: 'stat files' },
+      { workload: '10m.read_cold', cold: true, bytes: 0, ops: 100, op: 'file', describe: 'read files' },
+      { workload: 'dd.write', cold: false, bytes: 0, ops: 0, describe: 'dd' },
+    ],
+    skipped: [{ workload: 'fio.*', reason: 'fio is not installed (Debian package fio)' }],
+    failures: [{ workload: 'meta.stat', config: 'fuse', round: 3, error: 'EMFILE' }],
+    targets: checkTargets(samples, results),
+    requests: { fuse: { READ: 10, WRITE: 0 } },
+  };
+}
+
+t.test('the JSON document', async (t) => {
+  const doc = JSON.parse(toJson(fakeReport())) as Record<string, unknown>;
+  t.same(doc.configs, ['native', 'fuse', 'passthrough']);
+  t.same(Object.keys(doc).slice(0, 2), ['configs', 'results'], 'configs and results come first');
+  const results = doc.results as Record<string, unknown>[];
+  t.equal(results.length, 4 * 3, 'one result per (workload, config)');
+  for (const r of results) {
+    t.type(r.workload, 'string');
+    t.ok(['native', 'fuse', 'passthrough'].includes(r.config as string));
+    t.type(r.seconds, 'number');
+    t.type(r.ratioToNative, 'number');
+  }
+  const pt = results.find((r) => r.workload === '10m.read_cold' && r.config === 'passthrough');
+  t.equal(Math.round((pt?.ratioToNative as number) * 100), 102);
+  t.match(doc, { skipped: [{ workload: 'fio.*' }], environment: { fstype: 'ext4', scale: 1 } });
+});
+
+t.test('text and Markdown tables', async (t) => {
+  const report = fakeReport();
+  const text = toText(report);
+  for (const w of ['4k.write', '10m.read_cold', 'meta.stat', 'dd.write']) t.match(text, w);
+  t.match(text, /8\.00x/, 'the fuse ratio');
+  t.match(text, /skipped fio\.\*: fio is not installed/, 'says fio was skipped');
+  t.match(text, /FAILED meta\.stat on fuse \(round 4\): EMFILE/);
+  t.match(text, /MISSED fuse 4k\.read|met +passthrough 10m\.read_cold within 5%/);
+  t.match(text, /µs/);
+  const md = toMarkdown(report);
+  const tables = md.split('\n\n').filter((block) => block.trimStart().startsWith('|') || block.includes('\n|'));
+  t.ok(tables.length >= 2, 'a main table and a per-operation table');
+  for (const block of tables) {
+    const rows = block.split('\n').filter((l) => l.startsWith('|'));
+    const cells = rows.map((r) => r.replace(/\\\|/g, '').split('|').length);
+    t.ok(cells.every((n) => n === cells[0]), 'every row has as many cells as the header');
+  }
+  t.match(md, '| workload | native s | native MiB/s | fuse s | fuse MiB/s | fuse x native |');
+  t.match(md, 'Command: `tsfuse bench --json`');
+});
+
+/** A small XML well-formedness check: balanced tags, quoted attributes, escaped text, one root. */
+function wellFormed(xml: string): string[] {
+  const problems: string[] = [];
+  const stack: string[] = [];
+  let roots = 0;
+  const attr = /\s+([A-Za-z_:][\w:.-]*)="([^"]*)"/gy;
+  const entity = /&(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/g;
+  for (const token of xml.match(/<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<[^>]*>|[^<]+|</g) ?? []) {
+    if (token.startsWith('<!--') || token.startsWith('<?')) continue;
+    if (token.startsWith('</')) {
+      const name = /^<\/([A-Za-z_:][\w:.-]*)\s*>$/.exec(token)?.[1];
+      if (name === undefined || stack.pop() !== name) problems.push(`unbalanced ${token}`);
+      continue;
+    }
+    if (token.startsWith('<')) {
+      const m = /^<([A-Za-z_:][\w:.-]*)/.exec(token);
+      if (!m) {
+        problems.push(`bad tag ${token}`);
+        continue;
+      }
+      const body = token.slice(m[0].length).replace(/\/?>$/, '');
+      attr.lastIndex = 0;
+      let end = 0;
+      const names = new Set<string>();
+      for (let a; (a = attr.exec(body)) !== null; end = attr.lastIndex) {
+        if (names.has(a[1])) problems.push(`duplicate attribute ${a[1]}`);
+        names.add(a[1]);
+        if (/[<&]/.test(a[2].replace(entity, ''))) problems.push(`unescaped attribute ${a[1]}`);
+      }
+      if (body.slice(end).trim() !== '') problems.push(`bad attributes in ${token}`);
+      if (stack.length === 0) roots++;
+      if (!token.endsWith('/>')) stack.push(m[1]);
+      continue;
+    }
+    if (token === '<' || /&/.test(token.replace(entity, ''))) problems.push(`unescaped text ${JSON.stringify(token)}`);
+    else if (stack.length === 0 && token.trim() !== '') problems.push('text outside the root');
+  }
+  if (stack.length) problems.push(`unclosed ${stack.join(', ')}`);
+  if (roots !== 1) problems.push(`${roots} root elements`);
+  return problems;
+}
+
+t.test('the well-formedness check itself can fail', async (t) => {
+  t.same(wellFormed('<a x="1"><b/>t &amp; u</a>'), []);
+  t.not(wellFormed('<a><b></a>').length, 0);
+  t.not(wellFormed('<a x=1></a>').length, 0);
+  t.not(wellFormed('<a>x & y</a>').length, 0);
+  t.not(wellFormed('<a/><b/>').length, 0);
+});
+
+t.test('the SVG chart', async (t) => {
+  const report = fakeReport();
+  const svg = toSvg(report);
+  t.same(wellFormed(svg), [], 'well-formed XML');
+  t.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  const bars = [...svg.matchAll(/<rect class="bar" data-workload="([^"]*)" data-config="([^"]*)"/g)].map((m) => `${m[1]}/${m[2]}`);
+  const expected = report.results.map((r) => `${r.workload}/${r.config}`);
+  t.same(bars.sort(), expected.sort(), 'one bar per (workload, config)');
+  t.match(svg, '8.00x', 'bars are labelled with their ratio');
+  t.notMatch(svg, '/tmp/x <&>', 'text is escaped');
+});
+
+t.test('log axis', async (t) => {
+  t.same(domain([1, 1.02]), [0.5, 5]);
+  const [lo, hi] = domain([0.8, 37]);
+  t.ok(lo <= 0.8 && hi >= 37);
+  t.same(logTicks(0.5, 50), [0.5, 1, 2, 5, 10, 20, 50]);
+});
+
+t.test('targets', async (t) => {
+  const report = fakeReport();
+  const byWhat = (s: string) => report.targets.find((c) => c.what.startsWith(s));
+  t.equal(byWhat('passthrough 10m.read_cold within 5%')?.met, true, '1.02x is within 5%');
+  t.equal(byWhat('passthrough dd.write within 5%')?.met, true);
+  t.equal(byWhat('passthrough 10m.read_cold ≥ 2x')?.met, true, 'fuse/passthrough = 8/1.02');
+  t.equal(byWhat('fuse 4k.write')?.met, true, '8x ≤ 16x');
+  t.notOk(report.targets.some((c) => c.what.includes('1m.')), 'unmeasured targets are left out');
+  const slow = checkTargets([sample('dd.read', 'native', 0, 1), sample('dd.read', 'passthrough', 0, 1.2)],
+    summarize([sample('dd.read', 'native', 0, 1), sample('dd.read', 'passthrough', 0, 1.2)], ['native', 'passthrough']));
+  t.equal(slow[0].met, false, '1.2x is a miss');
+});
+
+t.test('fio: arguments and output', async (t) => {
+  const job: FioJob = { workload: 'fio.rand_read', rw: 'randread', bs: '4k', sizeMiB: 64, ioMiB: 8, cold: false };
+  const args = fioArgs(job, '/m/f');
+  t.ok(args.includes('--invalidate=0'), 'fio does not drop only the mount\'s cache');
+  t.ok(args.includes('--output-format=json'));
+  t.notOk(args.includes('--end_fsync=1'), 'reads do not fsync');
+  t.ok(fioArgs({ ...job, rw: 'write' }, '/m/f').includes('--end_fsync=1'));
+  const out = 'note: both iodepth >= 1 and synchronous I/O engine are selected\n' + JSON.stringify({
+    jobs: [{ error: 0, read: { io_bytes: 8388608, bw_bytes: 83886080, runtime: 100 }, write: { io_bytes: 0, bw_bytes: 0, runtime: 0 } }],
+  });
+  t.same(parseFioOutput(out, 'randread'), { seconds: 0.1, bytes: 8388608 });
+  t.throws(() => parseFioOutput(out, 'randwrite'), /no data/);
+  t.throws(() => parseFioOutput('fio: error', 'read'), /no JSON/);
+});
+
+t.test('workload helpers', async (t) => {
+  t.equal(scaled(25_000, 0.001), 25);
+  t.equal(scaled(100, 0.001), 1, 'never below the minimum');
+  const { dirs, files } = filePaths('/r', 2500);
+  t.equal(dirs.length, 3);
+  t.equal(files.length, 2500);
+  t.equal(files[1000], '/r/d001/f001000');
+  t.equal(new Set(files).size, 2500);
+  const a = randomPages(1000, 262144);
+  t.same(a, randomPages(1000, 262144), 'the same offsets every time');
+  t.ok(a.every((p) => p < 262144));
+  t.ok(new Set(a).size > 990, 'spread over the file');
+});
+
+t.test('a directory with content is refused unless --force', async (t) => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-bench-test-'));
+  t.teardown(() => fs.rmSync(base, { recursive: true, force: true }));
+  const full = path.join(base, 'full');
+  fs.mkdirSync(full);
+  fs.writeFileSync(path.join(full, 'keep.txt'), 'mine');
+
+  t.throws(() => prepareWorkspace(full, false), { name: 'BenchError', message: /not empty .*--force/ });
+  await t.rejects(
+    runBench({ dir: full, scale: 0.001, rounds: 1, json: true, force: false, configs: ['native'], workloads: ['4k'], command: 'test' },
+      { out: () => t.fail('nothing is reported'), err: () => undefined, errIsTTY: false }),
+    { name: 'BenchError' },
+    'runBench refuses before doing anything',
+  );
+  t.same(fs.readdirSync(full), ['keep.txt'], 'nothing was written');
+
+  const forced = prepareWorkspace(full, true);
+  t.equal(path.dirname(forced.root), full, '--force works in a new subdirectory');
+  fs.writeFileSync(path.join(forced.root, 'x'), '');
+  forced.remove();
+  t.same(fs.readdirSync(full), ['keep.txt'], 'and removes only that');
+
+  const empty = path.join(base, 'empty');
+  fs.mkdirSync(empty);
+  const e = prepareWorkspace(empty, false);
+  t.equal(e.root, empty, 'an empty directory is used as it is');
+  fs.mkdirSync(path.join(empty, 'native'));
+  e.remove();
+  t.ok(fs.existsSync(empty), 'and kept');
+  t.same(fs.readdirSync(empty), [], 'emptied again');
+
+  const fresh = path.join(base, 'new', 'dir');
+  const n = prepareWorkspace(fresh, false);
+  t.ok(fs.statSync(n.root).isDirectory(), 'a missing directory is created');
+  n.remove();
+  t.notOk(fs.existsSync(fresh), 'and removed');
+
+  const file = path.join(base, 'file');
+  fs.writeFileSync(file, '');
+  t.throws(() => prepareWorkspace(file, true), /not a directory/);
+});
