@@ -35,6 +35,8 @@ export interface Report {
   results: Result[];
   environment: Environment;
   steps: StepInfo[];
+  /** Conditions that may spoil part of the run, said before it starts. */
+  warnings: string[];
   skipped: Skip[];
   failures: Failure[];
   targets: TargetCheck[];
@@ -47,6 +49,7 @@ export function toJson(r: Report): string {
   const doc = {
     configs: r.configs,
     results: r.results,
+    warnings: r.warnings,
     skipped: r.skipped,
     failures: r.failures,
     targets: r.targets,
@@ -176,7 +179,7 @@ function header(r: Report): string[] {
 }
 
 function notes(r: Report): string[] {
-  const out: string[] = [];
+  const out: string[] = r.warnings.map((w) => `warning: ${w}`);
   for (const s of r.skipped) out.push(`skipped ${s.workload}${s.config ? ` on ${s.config}` : ''}: ${s.reason}`);
   const seen = new Set<string>();
   for (const f of r.failures) {

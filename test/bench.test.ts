@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import { parseFioOutput, fioArgs, type FioJob } from '../bench/fio';
 import { prepareWorkspace, runBench } from '../bench/index';
+import { openFileLimit } from '../bench/mounts';
 import { toJson, toMarkdown, toText, type Report } from '../bench/report';
 import { median, pairedRatio, rotation, summarize, type Sample } from '../bench/stats';
 import { domain, logTicks, toSvg } from '../bench/svg';
@@ -91,6 +92,7 @@ function fakeReport(): Report {
       { workload: '10m.read_cold', cold: true, bytes: 0, ops: 100, op: 'file', describe: 'read files' },
       { workload: 'dd.write', cold: false, bytes: 0, ops: 0, describe: 'dd' },
     ],
+    warnings: ['the servers may open 20000 files'],
     skipped: [{ workload: 'fio.*', reason: 'fio is not installed (Debian package fio)' }],
     failures: [{ workload: 'meta.stat', config: 'fuse', round: 3, error: 'EMFILE' }],
     targets: checkTargets(samples, results),
@@ -122,6 +124,7 @@ t.test('text and Markdown tables', async (t) => {
   t.match(text, /8\.00x/, 'the fuse ratio');
   t.match(text, /skipped fio\.\*: fio is not installed/, 'says fio was skipped');
   t.match(text, /FAILED meta\.stat on fuse \(round 4\): EMFILE/);
+  t.match(text, /warning: the servers may open 20000 files/);
   t.match(text, /MISSED fuse 4k\.read|met +passthrough 10m\.read_cold within 5%/);
   t.match(text, /µs/);
   const md = toMarkdown(report);
@@ -231,6 +234,12 @@ t.test('fio: arguments and output', async (t) => {
   t.same(parseFioOutput(out, 'randread'), { seconds: 0.1, bytes: 8388608 });
   t.throws(() => parseFioOutput(out, 'randwrite'), /no data/);
   t.throws(() => parseFioOutput('fio: error', 'read'), /no JSON/);
+});
+
+t.test('the open-file limit', async (t) => {
+  t.equal(openFileLimit('Max cpu time              unlimited            unlimited            seconds\nMax open files            1024                 20000                files\n'), 20000);
+  t.equal(openFileLimit('Max open files            unlimited            unlimited            files\n'), Infinity);
+  t.equal(openFileLimit(''), undefined);
 });
 
 t.test('workload helpers', async (t) => {
