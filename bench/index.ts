@@ -205,6 +205,14 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
       if (counts) requests[config] = counts;
     }
     servers.clear();
+    const pt = requests.passthrough;
+    if (pt && (pt.READ ?? 0) + (pt.WRITE ?? 0) > 0) {
+      // With passthrough in effect the kernel does all reads and writes itself (KERNEL-NOTES).
+      warnings.push(
+        `the passthrough server answered ${pt.READ ?? 0} READ and ${pt.WRITE ?? 0} WRITE requests: ` +
+          'some opens were served without passthrough, so its figures are partly those of a plain FUSE mount',
+      );
+    }
 
     const configs = targets.map((t) => t.config as string);
     const results = summarize(outcome.samples, configs);

@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import { Loopback } from '../src/fs/loopback';
 import { mount } from '../src/fs/mount';
+import type { Session } from '../src/kernel/session';
 
 function flag(args: readonly string[], name: string): string | undefined {
   const prefix = `--${name}=`;
@@ -29,11 +30,18 @@ async function main(argv: readonly string[]): Promise<void> {
     entryTimeout: 1,
     negativeTimeout: 0,
   });
-  const handle = await mount(loopback, mnt, {
+  // requirePassthrough: mount() also fails when the kernel refuses backing files (where the
+  // session supports it; an older mount() ignores the field, and the check below still holds).
+  const options: Parameters<typeof mount>[2] & { requirePassthrough?: boolean } = {
     fsname: src,
     subtype: 'tsfuse',
     requirePassthrough: passthrough === 'require',
-  });
+  };
+  const handle = await mount(loopback, mnt, options);
+  if (passthrough === 'require' && handle.session.negotiated?.passthrough !== true) {
+    await handle.unmount({ lazy: true }).catch(() => undefined);
+    throw new Error('--passthrough=require: FUSE passthrough was not negotiated at INIT (see `tsfuse probe`)');
+  }
   process.stdout.write(`tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${passthrough === 'off' ? '' : `, passthrough ${passthrough}`})\n`);
 
   let stopping = false;
@@ -46,9 +54,10 @@ async function main(argv: readonly string[]): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
   await handle.closed;
   if (statsFile) {
-    const stats = handle.session.stats();
-    const requests = Object.fromEntries(Object.entries(stats.requests).filter(([, n]) => n > 0));
-    fs.writeFileSync(statsFile, JSON.stringify({ ...requests, backingIdsRegistered: stats.backing.registered }, null, 2) + '\n');
+    const stats = handle.session.stats() as ReturnType<Session['stats']> & { backing?: { registered: number } };
+    const requests: Record<string, number> = Object.fromEntries(Object.entries(stats.requests).filter(([, n]) => n > 0));
+    if (stats.backing?.registered) requests.backingIdsRegistered = stats.backing.registered;
+    fs.writeFileSync(statsFile, JSON.stringify(requests, null, 2) + '\n');
   }
 }
 
