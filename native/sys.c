@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -404,6 +405,39 @@ static napi_value js_copy_file_range(napi_env env, napi_callback_info info)
 	return make_number(env, n);
 }
 
+/*
+ * Raises RLIMIT_NOFILE to `want` (soft and, where needed and allowed, hard) and
+ * returns the soft limit now in force. A loopback holds one O_PATH fd per
+ * inode the kernel knows, as passthrough_hp does, so the default 1024/20000
+ * limits end a mirror of a large tree with EMFILE.
+ */
+static napi_value js_raise_nofile_limit(napi_env env, napi_callback_info info)
+{
+	int64_t want;
+	struct rlimit rl;
+	ARGS(1);
+	if (!get_i64(env, argv[0], &want))
+		return NULL;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return throw_errno(env, errno, "getrlimit", NULL);
+	if ((rlim_t)want > rl.rlim_cur) {
+		struct rlimit next = rl;
+		next.rlim_cur = (rlim_t)want;
+		if (next.rlim_max < next.rlim_cur)
+			next.rlim_max = next.rlim_cur;
+		if (setrlimit(RLIMIT_NOFILE, &next) < 0) {
+			/* Without CAP_SYS_RESOURCE the hard limit is the ceiling. */
+			next.rlim_cur = rl.rlim_max;
+			next.rlim_max = rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &next) < 0)
+				return throw_errno(env, errno, "setrlimit", NULL);
+		}
+		if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return throw_errno(env, errno, "getrlimit", NULL);
+	}
+	return make_number(env, (double)rl.rlim_cur);
+}
+
 static napi_value js_syncfs(napi_env env, napi_callback_info info)
 {
 	int32_t fd;
@@ -698,6 +732,7 @@ static napi_value init(napi_env env, napi_value exports)
 		F("lseek", js_lseek),
 		F("copyFileRange", js_copy_file_range),
 		F("syncfs", js_syncfs),
+		F("raiseNofileLimit", js_raise_nofile_limit),
 		F("fstatfs", js_fstatfs),
 		F("getxattr", js_getxattr),
 		F("setxattr", js_setxattr),

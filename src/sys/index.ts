@@ -271,6 +271,15 @@ export function copyFileRange(fdIn: number, offIn: number | null, fdOut: number,
   return native.copyFileRange(fdIn, offIn, fdOut, offOut, len, flags)
 }
 
+/**
+ * Raises the open-file limit (RLIMIT_NOFILE) to at least `want` where the
+ * process may (root can also raise the hard limit), and returns the soft limit
+ * now in force.
+ */
+export function raiseNofileLimit(want: number): number {
+  return native.raiseNofileLimit(want)
+}
+
 export function syncfs(fd: number): void {
   native.syncfs(fd)
 }

@@ -12,6 +12,7 @@ export interface NativeSys {
   constants: Record<string, number>
 
   openat(dirfd: number, name: Name, flags: number, mode: number): number
+  raiseNofileLimit(want: number): number
   fstatat(dirfd: number, name: Name, flags: number): void
   fstat(fd: number): void
   statx(dirfd: number, name: Name, flags: number, mask: number): void
