@@ -255,13 +255,15 @@ t.test('readdirplus: a lookup reference per entry that fit', async (t) => {
   const o = await lb.opendir(ctx(), ROOT, O_RDONLY);
   const s = sink(4);
   await lb.readdirplus(ctx(), ROOT, o.fh, 0, { add: (d, e) => s.add(d, e) });
-  t.same(s.got.map((e) => e.name), ['.', '..', 'a', 'b']);
+  // Listings keep the backing filesystem's order: which two names fit is not known.
+  t.same(s.got.map((e) => e.name).slice(0, 2), ['.', '..']);
+  t.equal(s.got.length, 4);
   t.equal(s.got[0].entry, null);
   t.equal(s.got[0].type, S_IFDIR);
-  t.equal(lb.inodeCount, 3, 'root + a + b; c was looked up, did not fit, and was forgotten');
-  const a = s.got[2].entry!;
-  t.equal((await lb.lookup(ctx(), ROOT, 'a')).nodeid, a.nodeid);
-  lb.forget(a.nodeid, 2);
+  t.equal(lb.inodeCount, 3, 'root + the two that fit; the one that did not was looked up and forgotten');
+  const first = s.got[2];
+  t.equal((await lb.lookup(ctx(), ROOT, first.name)).nodeid, first.entry!.nodeid);
+  lb.forget(first.entry!.nodeid, 2);
   t.equal(lb.inodeCount, 2);
 });
 

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { opendirSync } from 'node:fs';
 import { procPath } from './names';
 
 /** A directory entry's name, byte for byte (source names need not be UTF-8). */
@@ -18,9 +18,18 @@ export const DOTDOT = Buffer.from('..');
  * first READDIR and again when the kernel starts over at offset 0 (rewinddir).
  */
 export function readEntries(dirFd: number): DirEntry[] {
-  // The /proc path reopens the directory the O_PATH fd holds; no name is walked.
-  const names = readdirSync(procPath(dirFd), { encoding: 'buffer' });
-  return [DOT, DOTDOT, ...names];
+  const entries: DirEntry[] = [DOT, DOTDOT];
+  // The /proc path reopens the directory the O_PATH fd holds; no name is
+  // walked. opendir keeps the backing filesystem's order (readdirSync would
+  // sort), which tar and find then see as they would in the source. latin1
+  // maps bytes to characters one to one, so names come back byte for byte.
+  const dir = opendirSync(procPath(dirFd), { encoding: 'latin1', bufferSize: 1024 });
+  try {
+    for (let d = dir.readSync(); d !== null; d = dir.readSync()) entries.push(Buffer.from(d.name, 'latin1'));
+  } finally {
+    dir.closeSync();
+  }
+  return entries;
 }
 
 export function isDotOrDotdot(name: DirEntry): boolean {
