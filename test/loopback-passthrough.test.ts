@@ -1,0 +1,18 @@
+// The behaviour suite (fixtures/loopback/scenarios.ts) through a loopback
+// that passes every open through to the kernel (FUSE passthrough): the same
+// results as the source directory, with no READ or WRITE reaching the server.
+import t from 'tap';
+import { behaviourSuite } from './fixtures/loopback/harness';
+
+if (process.getuid?.() !== 0) {
+  t.plan(0, 'needs root (mounts FUSE; passthrough needs CAP_SYS_ADMIN)');
+} else {
+  t.test('behaviour suite, passthrough rw', async (t) => {
+    const m = await behaviourSuite(t, { passthrough: 'rw' });
+    const stats = await m.stats();
+    t.ok(stats.backing.registered > 0, 'opens were passed through');
+    t.equal(stats.backing.failed, 0, 'no backing file was refused');
+    t.equal(stats.requests.READ, 0, 'no READ reached the server');
+    t.equal(stats.requests.WRITE, 0, 'no WRITE reached the server');
+  });
+}
