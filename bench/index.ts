@@ -239,7 +239,7 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
       warnings,
       skipped: [...skipped, ...outcome.skipped],
       failures: outcome.failures,
-      targets: checkTargets(outcome.samples, results),
+      targets: checkTargets(outcome.samples, results, fs0?.fstype),
       requests,
     };
     io.out(o.json ? toJson(report) + '\n' : toText(report));

@@ -193,7 +193,7 @@ function notes(r: Report): string[] {
 }
 
 function targetLines(r: Report): string[] {
-  return r.targets.map((t) => `${t.met ? 'met   ' : 'MISSED'} ${t.what}: ${fmtRatio(t.value)} (goal ${t.goal})`);
+  return r.targets.map((t) => `${t.met ? 'met   ' : 'MISSED'} ${t.what}: ${fmtRatio(t.value)} (goal ${t.goal})${t.note ? ` [${t.note}]` : ''}`);
 }
 
 function requestLines(r: Report): string[] {

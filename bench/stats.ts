@@ -36,6 +36,8 @@ export interface Result {
   usPerOp?: number;
   /** Rounds that produced a sample. */
   rounds: number;
+  /** Seconds in each round (null where the round failed), to judge the spread behind the median. */
+  perRound: (number | null)[];
 }
 
 export function median(values: readonly number[]): number {
@@ -82,6 +84,8 @@ export function summarize(samples: readonly Sample[], configs: readonly string[]
         seconds,
         ratioToNative: config === BASELINE ? 1 : pairedRatio(samples, workload, config, BASELINE),
         rounds: mine.length,
+        perRound: Array.from({ length: Math.max(...samples.map((s) => s.round)) + 1 }, (_, round) =>
+          mine.find((s) => s.round === round)?.seconds ?? null),
       };
       if (bytes > 0 && seconds > 0) result.mibPerSec = bytes / 2 ** 20 / seconds;
       if (ops > 0) result.usPerOp = (seconds / ops) * 1e6;

@@ -59,6 +59,8 @@ t.test('summarize: order, native ratio, MiB/s and µs per op', async (t) => {
   t.equal(bNative?.mibPerSec, 4);
   t.equal(bNative?.usPerOp, 1000);
   t.notOk('mibPerSec' in results.find((r) => r.workload === 'a')!, 'no MiB/s without bytes');
+  t.same(summarize([sample('a', 'native', 0, 1), sample('a', 'native', 2, 3), sample('b', 'native', 1, 2)], ['native'])[0].perRound,
+    [1, null, 3], 'seconds per round, null where a round is missing');
   t.same(summarize([sample('a', 'fuse', 0, 1)], ['native', 'fuse'])[0].ratioToNative, null, 'no native: ratio null');
 });
 
@@ -216,6 +218,9 @@ t.test('targets', async (t) => {
   t.equal(byWhat('passthrough 10m.read_cold ≥ 2x')?.met, true, 'fuse/passthrough = 8/1.02');
   t.equal(byWhat('fuse 4k.write')?.met, true, '8x ≤ 16x');
   t.notOk(report.targets.some((c) => c.what.includes('1m.')), 'unmeasured targets are left out');
+  t.notOk(byWhat('fuse 4k.write')?.note, 'a tmpfs run compares with the tmpfs reference as it is');
+  const onExt4 = checkTargets([], report.results, 'ext4').find((c) => c.what.startsWith('fuse 4k.write'));
+  t.match(onExt4?.note, /tmpfs.*ext4/, 'on another filesystem the comparison says so');
   const slow = checkTargets([sample('dd.read', 'native', 0, 1), sample('dd.read', 'passthrough', 0, 1.2)],
     summarize([sample('dd.read', 'native', 0, 1), sample('dd.read', 'passthrough', 0, 1.2)], ['native', 'passthrough']));
   t.equal(slow[0].met, false, '1.2x is a miss');
