@@ -11,6 +11,13 @@ if (process.getuid?.() !== 0) {
 } else {
   t.test('behaviour suite, passthrough off', (t) => behaviourSuite(t, { passthrough: 'off' }));
 
+  // Few fds: files the kernel still knows are closed and reopened by name all the time.
+  t.test('behaviour suite, at most 8 inode fds', async (t) => {
+    const m = await behaviourSuite(t, { maxInodeFds: 8 });
+    const { loopback } = await m.stats();
+    t.ok(loopback.inodes > loopback.inodeFds, `fds were closed early (${loopback.inodeFds} for ${loopback.inodes} inodes)`);
+  });
+
   t.test('the mount shows the source inode numbers; hard links are one inode', async (t) => {
     const { src, mnt } = await mountLoopback(t);
     fs.writeFileSync(path.join(mnt, 'f'), 'x');

@@ -193,6 +193,46 @@ t.test('tmpfile, then linked in', async (t) => {
   t.equal(fs.readFileSync(path.join(src, 'named'), 'utf8'), 'tmp');
 });
 
+t.test('fds are bounded: files reopened by name, never a different file', async (t) => {
+  const { src, lb } = setup(t, { maxInodeFds: 3 });
+  const names = Array.from({ length: 10 }, (_, i) => `f${i}`);
+  for (const n of names) fs.writeFileSync(path.join(src, n), n);
+  fs.writeFileSync(path.join(src, 'linked'), 'l');
+  fs.linkSync(path.join(src, 'linked'), path.join(src, 'other-name'));
+  const linked = await lb.lookup(ctx(), ROOT, 'linked');
+  const nodes = new Map<string, number>();
+  for (const n of names) nodes.set(n, (await lb.lookup(ctx(), ROOT, n)).nodeid);
+  t.equal(lb.inodeCount, 12);
+  t.ok(lb.inodeFds <= 3, `${lb.inodeFds} fds for 12 inodes`);
+  for (const n of names) t.equal((await lb.getattr(ctx(), nodes.get(n)!)).attr.size, 2, `${n} reopened`);
+  t.ok(lb.inodeFds <= 3, 'still bounded');
+  // A hard-linked file keeps its fd: its recorded name may go.
+  fs.unlinkSync(path.join(src, 'linked'));
+  t.equal((await lb.getattr(ctx(), linked.nodeid)).attr.nlink, 1);
+  // Renamed through the loopback: the recorded name follows.
+  await lb.rename(ctx(), ROOT, 'f0', ROOT, 'renamed', 0);
+  for (const n of names.slice(1)) await lb.getattr(ctx(), nodes.get(n)!);
+  t.equal((await lb.getattr(ctx(), nodes.get('f0')!)).attr.size, 2, 'found under its new name');
+  // Replaced behind our back (even by a symlink out of the tree): ESTALE, never the other file.
+  for (const n of names.slice(2)) await lb.getattr(ctx(), nodes.get(n)!);
+  fs.rmSync(path.join(src, 'f1'));
+  fs.symlinkSync('/etc/passwd', path.join(src, 'f1'));
+  fs.renameSync(path.join(src, 'f2'), path.join(src, 'f2-elsewhere'));
+  for (const n of names.slice(3)) await lb.getattr(ctx(), nodes.get(n)!);
+  await t.rejects(lb.getattr(ctx(), nodes.get('f1')!), { code: 'ESTALE' });
+  await t.rejects(lb.open(ctx(), nodes.get('f1')!, O_RDONLY), { code: 'ESTALE' });
+  await t.rejects(lb.getattr(ctx(), nodes.get('f2')!), { code: 'ESTALE' });
+  // Seen again under its new name, it is the same node, reachable again.
+  t.equal((await lb.lookup(ctx(), ROOT, 'f2-elsewhere')).nodeid, nodes.get('f2'));
+  t.equal((await lb.getattr(ctx(), nodes.get('f2')!)).attr.size, 2);
+  // An open file keeps its fd, even when its name goes.
+  const h = await lb.open(ctx(), nodes.get('f3')!, O_RDWR);
+  await lb.unlink(ctx(), ROOT, 'f3');
+  for (const n of names.slice(4)) await lb.getattr(ctx(), nodes.get(n)!);
+  t.equal((await lb.setattr(ctx(), nodes.get('f3')!, { mode: 0o600 })).attr.nlink, 0);
+  await lb.release(ctx(), nodes.get('f3')!, h.fh, O_RDWR);
+});
+
 t.test('setattr: times with now/omit, size, mode, owner', async (t) => {
   const { src, lb } = setup(t);
   const p = path.join(src, 'f');

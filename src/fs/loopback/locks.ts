@@ -46,13 +46,14 @@ function ownerOf(inode: Inode, owner: bigint, handle: FileHandle): LockOwner {
   let entry = inode.lockOwners.get(owner);
   if (entry === undefined) {
     let fd: number;
-    // Read and write, so that one fd can hold read and write locks; where the
-    // file cannot be opened so (read-only filesystem, running executable), the
-    // access mode of the open that asked is what that lock needs.
+    // Reopening the handle's file through /proc gives a description of its
+    // own. Read and write, so that one fd can hold read and write locks; where
+    // the file cannot be opened so (read-only filesystem, running executable),
+    // the access mode of the open that asked is what that lock needs.
     try {
-      fd = sys.openat(sys.AT_FDCWD, procPath(inode.fd), constants.O_RDWR);
+      fd = sys.openat(sys.AT_FDCWD, procPath(handle.fd), constants.O_RDWR);
     } catch {
-      fd = sys.openat(sys.AT_FDCWD, procPath(inode.fd), handle.flags & O_ACCMODE);
+      fd = sys.openat(sys.AT_FDCWD, procPath(handle.fd), handle.flags & O_ACCMODE);
     }
     entry = { fd, pid: 0 };
     inode.lockOwners.set(owner, entry);

@@ -28,13 +28,11 @@ import { FuseError } from '../errors';
 import { MODE_BITS, NO_ATTR, O_ACCMODE, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_IXGRP, toAttr } from './attr';
 import { isDotOrDotdot, readEntries, type DirEntry } from './dirs';
 import { HandleTable, type DirHandle, type FileHandle } from './handles';
-import { InodeTable, type Inode } from './inodes';
+import { InodeTable, O_NODE, type Inode } from './inodes';
 import * as locks from './locks';
 import { checkName, procPath } from './names';
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_NOCTTY, O_APPEND, O_DIRECT, O_NONBLOCK, X_OK } = fs.constants;
-/** How an inode is held: the inode itself, even when it is a symlink. */
-const O_NODE = sys.O_PATH | sys.O_NOFOLLOW;
 /** fstatat/fchownat/utimensat flags that act on the O_PATH fd's own inode. */
 const AT_NODE = sys.AT_EMPTY_PATH | sys.AT_SYMLINK_NOFOLLOW;
 const AT_STATX_SYNC_TYPE = sys.AT_STATX_FORCE_SYNC | sys.AT_STATX_DONT_SYNC;
@@ -71,6 +69,13 @@ export interface LoopbackOptions {
    * not be changed except through the mount.
    */
   writebackCache?: boolean;
+  /**
+   * At most this many O_PATH fds are kept on files (not directories) the
+   * kernel knows; the least recently used are closed and reopened by name
+   * when needed (inodes.ts). Default: three quarters of the open-file limit,
+   * which the constructor first raises as far as the process may.
+   */
+  maxInodeFds?: number;
   /**
    * Read and write on libuv's threadpool instead of synchronously (default
    * false). On tmpfs a synchronous 4 KiB pread took 5 µs and an async one
@@ -147,7 +152,11 @@ export class Loopback implements Filesystem {
   constructor(readonly source: string, options: LoopbackOptions = {}) {
     // The one path that is walked: the user's own. Everything below it is
     // reached by names relative to inode fds.
-    this.inodes = new InodeTable(sys.openat(sys.AT_FDCWD, source, sys.O_PATH | sys.O_DIRECTORY));
+    const rootFd = sys.openat(sys.AT_FDCWD, source, sys.O_PATH | sys.O_DIRECTORY);
+    // Like passthrough_hp: an fd per inode the kernel knows needs more than
+    // the usual soft limit of 1024.
+    const limit = sys.raiseNofileLimit(1 << 20);
+    this.inodes = new InodeTable(rootFd, options.maxInodeFds ?? Math.floor(limit * 0.75));
     this.passthrough = options.passthrough ?? 'off';
     this.writeback = (options.writebackCache ?? false) && this.passthrough === 'off';
     this.attrTimeout = options.attrTimeout ?? 1;
@@ -177,6 +186,11 @@ export class Loopback implements Filesystem {
     return this.inodes.size;
   }
 
+  /** O_PATH fds held on them. */
+  get inodeFds(): number {
+    return this.inodes.fds;
+  }
+
   init(conn: ConnectionInfo): void {
     this.passthroughGranted = conn.passthrough;
   }
@@ -195,7 +209,12 @@ export class Loopback implements Filesystem {
 
   /** Resolves one name in `dir` without following a symlink; takes a lookup reference. */
   private lookupName(dir: Inode, name: string | DirEntry): Found {
-    return this.inodes.remember(sys.openat(dir.fd, name, O_NODE));
+    return this.inodes.remember(sys.openat(this.inodes.fd(dir), name, O_NODE), dir, name);
+  }
+
+  /** The O_PATH fd of the inode behind a nodeid. */
+  private nodeFd(nodeid: number): number {
+    return this.inodes.fd(this.inodes.get(nodeid));
   }
 
   private entry({ inode, stat }: Found): Entry {
@@ -226,22 +245,23 @@ export class Loopback implements Filesystem {
   // ---- attributes ----
 
   async getattr(_ctx: RequestContext, nodeid: number): Promise<AttrReply> {
-    return { attr: toAttr(sys.fstat(this.inodes.get(nodeid).fd)), attrTimeout: this.attrTimeout };
+    return { attr: toAttr(sys.fstat(this.nodeFd(nodeid))), attrTimeout: this.attrTimeout };
   }
 
   async setattr(ctx: RequestContext, nodeid: number, args: SetattrArgs): Promise<AttrReply> {
     const inode = this.inodes.get(nodeid);
+    const fd = this.inodes.fd(inode);
     // All but truncation act on the O_PATH fd, so they work on any inode,
     // through an open file or not (a symlink's times included).
-    if (args.mode !== undefined) sys.fchmodat(inode.fd, '', args.mode & MODE_BITS, sys.AT_EMPTY_PATH);
+    if (args.mode !== undefined) sys.fchmodat(fd, '', args.mode & MODE_BITS, sys.AT_EMPTY_PATH);
     if (args.uid !== undefined || args.gid !== undefined) {
-      sys.fchownat(inode.fd, '', args.uid ?? -1, args.gid ?? -1, AT_NODE);
+      sys.fchownat(fd, '', args.uid ?? -1, args.gid ?? -1, AT_NODE);
     }
     if (args.size !== undefined) this.truncate(inode, args.size, args.fh);
     if (args.atime !== undefined || args.mtime !== undefined) {
-      sys.utimensat(inode.fd, '', ...timespec(args.atime), ...timespec(args.mtime), AT_NODE);
+      sys.utimensat(fd, '', ...timespec(args.atime), ...timespec(args.mtime), AT_NODE);
     }
-    if (args.killSuidgid && args.mode === undefined) killSuidgid(inode.fd);
+    if (args.killSuidgid && args.mode === undefined) killSuidgid(fd);
     return this.getattr(ctx, nodeid);
   }
 
@@ -250,7 +270,7 @@ export class Loopback implements Filesystem {
     // Opening anything but a regular file for writing could block (a fifo)
     // or do something else entirely (a device).
     if (inode.type !== S_IFREG) throw new FuseError(inode.type === S_IFDIR ? 'EISDIR' : 'EINVAL');
-    const fd = sys.openat(sys.AT_FDCWD, procPath(inode.fd), O_WRONLY | O_NONBLOCK);
+    const fd = sys.openat(sys.AT_FDCWD, procPath(this.inodes.fd(inode)), O_WRONLY | O_NONBLOCK);
     try {
       fs.ftruncateSync(fd, size);
     } finally {
@@ -259,17 +279,17 @@ export class Loopback implements Filesystem {
   }
 
   async readlink(_ctx: RequestContext, nodeid: number): Promise<Buffer> {
-    return sys.readlinkat(this.inodes.get(nodeid).fd, '');
+    return sys.readlinkat(this.nodeFd(nodeid), '');
   }
 
   async statfs(_ctx: RequestContext, nodeid: number): Promise<Statfs> {
-    const { blocks, bfree, bavail, files, ffree, bsize, namelen, frsize } = sys.fstatfs(this.inodes.get(nodeid).fd);
+    const { blocks, bfree, bavail, files, ffree, bsize, namelen, frsize } = sys.fstatfs(this.nodeFd(nodeid));
     return { blocks, bfree, bavail, files, ffree, bsize, namelen, frsize };
   }
 
   async statx(_ctx: RequestContext, nodeid: number, _fh: number | undefined, flags: number,
     mask: number): Promise<StatxReply> {
-    const st = sys.statx(this.inodes.get(nodeid).fd, '', AT_NODE | (flags & AT_STATX_SYNC_TYPE), mask);
+    const st = sys.statx(this.nodeFd(nodeid), '', AT_NODE | (flags & AT_STATX_SYNC_TYPE), mask);
     return {
       attrTimeout: this.attrTimeout,
       mask: st.mask,
@@ -286,7 +306,7 @@ export class Loopback implements Filesystem {
    * group class is matched on the caller's primary group alone.
    */
   async access(ctx: RequestContext, nodeid: number, mask: number): Promise<void> {
-    const st = sys.fstat(this.inodes.get(nodeid).fd);
+    const st = sys.fstat(this.nodeFd(nodeid));
     const want = mask & 7;
     if (ctx.uid === 0) {
       // Root may do anything, but execute only what someone may execute.
@@ -310,23 +330,24 @@ export class Loopback implements Filesystem {
   private own(ctx: CreateContext, dir: Inode, { inode, stat }: Found, mode: number): sys.Stat {
     // Not the type we made: the source changed under us; leave it alone.
     if (inode.type !== (mode & S_IFMT)) return stat;
+    const fd = this.inodes.fd(inode);
     let gid = ctx.gid;
-    if (stat.gid !== gid && sys.fstat(dir.fd).mode & S_ISGID) gid = stat.gid;
+    if (stat.gid !== gid && sys.fstat(this.inodes.fd(dir)).mode & S_ISGID) gid = stat.gid;
     let changed = false;
     if (stat.uid !== ctx.uid || stat.gid !== gid) {
-      sys.fchownat(inode.fd, '', ctx.uid, gid, AT_NODE);
+      sys.fchownat(fd, '', ctx.uid, gid, AT_NODE);
       changed = true;
     }
     if (inode.type !== S_IFLNK) {
       // A directory inherits set-group-ID from its parent, as on the backing filesystem.
       const want = (mode & MODE_BITS) | (inode.type === S_IFDIR ? stat.mode & S_ISGID : 0);
-      const now = changed ? sys.fstat(inode.fd).mode : stat.mode;
+      const now = changed ? sys.fstat(fd).mode : stat.mode;
       if ((now & MODE_BITS) !== want) {
-        sys.fchmodat(inode.fd, '', want, sys.AT_EMPTY_PATH);
+        sys.fchmodat(fd, '', want, sys.AT_EMPTY_PATH);
         changed = true;
       }
     }
-    return changed ? sys.fstat(inode.fd) : stat;
+    return changed ? sys.fstat(fd) : stat;
   }
 
   /** Resolves the node just made as `name` and gives it to the caller. */
@@ -345,21 +366,21 @@ export class Loopback implements Filesystem {
   async mknod(ctx: CreateContext, parent: number, name: string, mode: number, rdev: number): Promise<Entry> {
     checkName(name);
     const dir = this.inodes.get(parent);
-    sys.mknodat(dir.fd, name, mode, rdev);
+    sys.mknodat(this.inodes.fd(dir), name, mode, rdev);
     return this.created(ctx, dir, name, mode);
   }
 
   async mkdir(ctx: CreateContext, parent: number, name: string, mode: number): Promise<Entry> {
     checkName(name);
     const dir = this.inodes.get(parent);
-    sys.mkdirat(dir.fd, name, mode & MODE_BITS);
+    sys.mkdirat(this.inodes.fd(dir), name, mode & MODE_BITS);
     return this.created(ctx, dir, name, S_IFDIR | mode);
   }
 
   async symlink(ctx: CreateContext, parent: number, name: string, target: string): Promise<Entry> {
     checkName(name);
     const dir = this.inodes.get(parent);
-    sys.symlinkat(target, dir.fd, name);
+    sys.symlinkat(target, this.inodes.fd(dir), name);
     return this.created(ctx, dir, name, S_IFLNK | 0o777);
   }
 
@@ -368,28 +389,48 @@ export class Loopback implements Filesystem {
     const inode = this.inodes.get(nodeid);
     // AT_EMPTY_PATH links the inode the fd holds, wherever its names are now
     // (needs CAP_DAC_READ_SEARCH, which the root server has).
-    sys.linkat(inode.fd, '', this.inodes.get(newParent).fd, newName, sys.AT_EMPTY_PATH);
-    const stat = sys.fstat(inode.fd);
+    const fd = this.inodes.fd(inode);
+    sys.linkat(fd, '', this.nodeFd(newParent), newName, sys.AT_EMPTY_PATH);
+    const stat = sys.fstat(fd);
+    this.inodes.pin(inode);
     this.inodes.ref(inode);
     return this.entry({ inode, stat });
   }
 
+  /** The known inode `name` in `dirFd` is, if any; errors are left for the operation to report. */
+  private known(dirFd: number, name: string): Inode | undefined {
+    try {
+      return this.inodes.find(sys.fstatat(dirFd, name, sys.AT_SYMLINK_NOFOLLOW));
+    } catch {
+      return undefined;
+    }
+  }
+
   async unlink(_ctx: RequestContext, parent: number, name: string): Promise<void> {
     checkName(name);
-    sys.unlinkat(this.inodes.get(parent).fd, name);
+    sys.unlinkat(this.nodeFd(parent), name);
   }
 
   async rmdir(_ctx: RequestContext, parent: number, name: string): Promise<void> {
     checkName(name);
-    sys.unlinkat(this.inodes.get(parent).fd, name, sys.AT_REMOVEDIR);
+    sys.unlinkat(this.nodeFd(parent), name, sys.AT_REMOVEDIR);
   }
 
   async rename(_ctx: RequestContext, parent: number, name: string, newParent: number, newName: string,
     flags: number): Promise<void> {
     checkName(name);
     checkName(newName);
-    // Inodes are keyed by (dev, ino) and held by fd, so nothing in the table moves.
-    sys.renameat2(this.inodes.get(parent).fd, name, this.inodes.get(newParent).fd, newName, flags);
+    const from = this.inodes.get(parent);
+    const to = this.inodes.get(newParent);
+    const fromFd = this.inodes.fd(from);
+    const toFd = this.inodes.fd(to);
+    // Inodes are keyed by (dev, ino) and held by fd, so the table stays as it
+    // is; only the names recorded to reopen them by follow.
+    const moved = this.known(fromFd, name);
+    const swapped = flags & sys.RENAME_EXCHANGE ? this.known(toFd, newName) : undefined;
+    sys.renameat2(fromFd, name, toFd, newName, flags);
+    if (moved !== undefined) this.inodes.renamed(moved, to, newName);
+    if (swapped !== undefined) this.inodes.renamed(swapped, from, name);
   }
 
   // ---- open files ----
@@ -438,31 +479,31 @@ export class Loopback implements Filesystem {
     // Reopening a symlink's O_PATH fd through /proc gives ELOOP anyway; never try.
     if (inode.type === S_IFLNK) throw new FuseError('ELOOP');
     // /proc/self/fd/N reopens the inode the O_PATH fd holds: no name is walked.
-    const fd = sys.openat(sys.AT_FDCWD, procPath(inode.fd), this.backingFlags(flags));
+    const fd = sys.openat(sys.AT_FDCWD, procPath(this.inodes.fd(inode)), this.backingFlags(flags));
     return this.opened(inode, fd, flags);
   }
 
   async create(ctx: CreateContext, parent: number, name: string, mode: number, flags: number): Promise<CreateReply> {
     checkName(name);
     const dir = this.inodes.get(parent);
-    const { fd, made } = openOrCreate(dir.fd, name, this.backingFlags(flags), (flags & O_EXCL) !== 0, mode & MODE_BITS);
-    return this.openedNew(ctx, dir, fd, made, flags, S_IFREG | mode);
+    const { fd, made } = openOrCreate(this.inodes.fd(dir), name, this.backingFlags(flags), (flags & O_EXCL) !== 0, mode & MODE_BITS);
+    return this.openedNew(ctx, dir, name, fd, made, flags, S_IFREG | mode);
   }
 
   async tmpfile(ctx: CreateContext, parent: number, mode: number, flags: number): Promise<CreateReply> {
     const dir = this.inodes.get(parent);
-    const fd = sys.openat(dir.fd, '.', this.backingFlags(flags) | sys.O_TMPFILE, mode & MODE_BITS);
-    return this.openedNew(ctx, dir, fd, true, flags, S_IFREG | mode);
+    const fd = sys.openat(this.inodes.fd(dir), '.', this.backingFlags(flags) | sys.O_TMPFILE, mode & MODE_BITS);
+    return this.openedNew(ctx, dir, '', fd, true, flags, S_IFREG | mode);
   }
 
   /** CREATE/TMPFILE: the inode of the file `fd` has open, given to the caller when `made`. */
-  private openedNew(ctx: CreateContext, dir: Inode, fd: number, made: boolean, flags: number,
+  private openedNew(ctx: CreateContext, dir: Inode, name: string, fd: number, made: boolean, flags: number,
     mode: number): CreateReply {
     let found: Found | undefined;
     try {
       // The O_PATH fd comes from the open file itself, not from the name,
       // which may already be something else.
-      found = this.inodes.remember(sys.openat(sys.AT_FDCWD, procPath(fd), sys.O_PATH));
+      found = this.inodes.remember(sys.openat(sys.AT_FDCWD, procPath(fd), sys.O_PATH), dir, name);
       if (made) found.stat = this.own(ctx, dir, found, mode);
     } catch (err) {
       // No reply carries the reference or the open file to the kernel.
@@ -485,7 +526,7 @@ export class Loopback implements Filesystem {
   async write(_ctx: RequestContext, _nodeid: number, fh: number, offset: number, data: Buffer,
     writeFlags: number): Promise<number> {
     const handle = this.files.get(fh);
-    if (writeFlags & FUSE_WRITE_KILL_SUIDGID) killSuidgid(handle.inode.fd);
+    if (writeFlags & FUSE_WRITE_KILL_SUIDGID) killSuidgid(this.inodes.fd(handle.inode));
     // With O_APPEND on the backing fd, pwrite appends whatever the offset:
     // appends stay atomic even when the source is written by others too.
     return this.asyncIo
@@ -553,17 +594,18 @@ export class Loopback implements Filesystem {
 
   /** The snapshot offsets index into (dirs.ts), taken anew when a listing starts over. */
   private listing(dir: DirHandle, offset: number): DirEntry[] {
-    if (offset === 0 || dir.entries === undefined) dir.entries = readEntries(dir.inode.fd);
+    if (offset === 0 || dir.entries === undefined) dir.entries = readEntries(this.inodes.fd(dir.inode));
     return dir.entries;
   }
 
   /** The stat of a listed name now (its inode number and type). */
   private statEntry(dir: Inode, name: DirEntry): sys.Stat {
+    const fd = this.inodes.fd(dir);
     if (name.length <= 2 && isDotOrDotdot(name)) {
       // The root's parent is outside the mount: its ".." is itself, as at any mount root.
-      if (name.length === 1 || dir === this.inodes.root) return sys.fstat(dir.fd);
+      if (name.length === 1 || dir === this.inodes.root) return sys.fstat(fd);
     }
-    return sys.fstatat(dir.fd, name, sys.AT_SYMLINK_NOFOLLOW);
+    return sys.fstatat(fd, name, sys.AT_SYMLINK_NOFOLLOW);
   }
 
   async readdir(_ctx: RequestContext, _nodeid: number, fh: number, offset: number, out: DirentSink): Promise<void> {
@@ -619,7 +661,7 @@ export class Loopback implements Filesystem {
   }
 
   async fsyncdir(_ctx: RequestContext, _nodeid: number, fh: number, datasync: boolean): Promise<void> {
-    const fd = sys.openat(sys.AT_FDCWD, procPath(this.dirs.get(fh).inode.fd), O_RDONLY | sys.O_DIRECTORY);
+    const fd = sys.openat(sys.AT_FDCWD, procPath(this.inodes.fd(this.dirs.get(fh).inode)), O_RDONLY | sys.O_DIRECTORY);
     try {
       await (datasync ? fdatasyncAsync(fd) : fsyncAsync(fd));
     } finally {
@@ -629,7 +671,7 @@ export class Loopback implements Filesystem {
 
   async syncfs(): Promise<void> {
     // syncfs(2) refuses O_PATH fds.
-    const fd = sys.openat(sys.AT_FDCWD, procPath(this.inodes.root.fd), O_RDONLY | sys.O_DIRECTORY);
+    const fd = sys.openat(sys.AT_FDCWD, procPath(this.inodes.fd(this.inodes.root)), O_RDONLY | sys.O_DIRECTORY);
     try {
       sys.syncfs(fd);
     } finally {
@@ -643,18 +685,18 @@ export class Loopback implements Filesystem {
   // symlink, the symlink itself, not its target.
 
   async setxattr(_ctx: RequestContext, nodeid: number, name: string, value: Buffer, flags: number): Promise<void> {
-    sys.setxattr(procPath(this.inodes.get(nodeid).fd), name, value, flags);
+    sys.setxattr(procPath(this.nodeFd(nodeid)), name, value, flags);
   }
 
   async getxattr(_ctx: RequestContext, nodeid: number, name: string): Promise<Buffer> {
-    return sys.getxattr(procPath(this.inodes.get(nodeid).fd), name);
+    return sys.getxattr(procPath(this.nodeFd(nodeid)), name);
   }
 
   async listxattr(_ctx: RequestContext, nodeid: number): Promise<string[]> {
-    return sys.xattrNames(sys.listxattr(procPath(this.inodes.get(nodeid).fd)));
+    return sys.xattrNames(sys.listxattr(procPath(this.nodeFd(nodeid))));
   }
 
   async removexattr(_ctx: RequestContext, nodeid: number, name: string): Promise<void> {
-    sys.removexattr(procPath(this.inodes.get(nodeid).fd), name);
+    sys.removexattr(procPath(this.nodeFd(nodeid)), name);
   }
 }
