@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { findFio } from './fio';
-import { dropCaches, filesystemOf, openFileLimit, Server } from './mounts';
+import { dropCaches, filesystemOf, Server } from './mounts';
 import { toJson, toMarkdown, toText, type Report } from './report';
 import { runRounds, Stopped, type Progress, type Skip } from './runner';
 import { summarize } from './stats';
@@ -138,17 +138,6 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
     const groups = buildGroups(o.scale, o.workloads, fio);
     const cannotDrop = dropCaches();
     const warnings: string[] = [];
-    // The loopback holds an O_PATH fd for every inode the kernel knows, as passthrough_hp does:
-    // a group of more files than the server may open fails with EMFILE.
-    const limit = openFileLimit();
-    const most = Math.max(0, ...groups.flatMap((g) => g.steps.filter((s) => s.op === 'file').map((s) => s.ops)));
-    if (limit !== undefined && o.configs.some((c) => c !== 'native') && most + 1000 > limit) {
-      warnings.push(
-        `the servers may open ${limit} files (RLIMIT_NOFILE hard limit) and the loopback holds one fd per inode the kernel ` +
-          `knows: groups of ${most} files will likely fail with EMFILE on the mounts (raise the limit, or use a smaller --scale)`,
-      );
-    }
-    for (const w of warnings) io.err(`tsfuse bench: warning: ${w}\n`);
 
     const targets: Target[] = [];
     for (const config of CONFIGS.filter((c) => o.configs.includes(c))) {

@@ -62,13 +62,6 @@ export function dropCaches(): string | undefined {
   }
 }
 
-/** RLIMIT_NOFILE's hard limit (what a Node server raises its own limit to at startup), from /proc/self/limits. */
-export function openFileLimit(limits = fs.readFileSync('/proc/self/limits', 'utf8')): number | undefined {
-  const m = /^Max open files\s+\S+\s+(\S+)/m.exec(limits);
-  if (!m) return undefined;
-  return m[1] === 'unlimited' ? Infinity : Number(m[1]);
-}
-
 /** A built file, found from bench/ (run by tap from source) or from dist/bench/. */
 function built(from: string, fromDist: string, fromSource: string): string {
   const candidates = [path.join(from, fromDist), path.join(from, fromSource)];

@@ -7,7 +7,6 @@ import * as path from 'node:path';
 import t from 'tap';
 import { parseFioOutput, fioArgs, type FioJob } from '../bench/fio';
 import { prepareWorkspace, runBench } from '../bench/index';
-import { openFileLimit } from '../bench/mounts';
 import { toJson, toMarkdown, toText, type Report } from '../bench/report';
 import { median, pairedRatio, rotation, summarize, type Sample } from '../bench/stats';
 import { domain, logTicks, toSvg } from '../bench/svg';
@@ -239,12 +238,6 @@ t.test('fio: arguments and output', async (t) => {
   t.same(parseFioOutput(out, 'randread'), { seconds: 0.1, bytes: 8388608 });
   t.throws(() => parseFioOutput(out, 'randwrite'), /no data/);
   t.throws(() => parseFioOutput('fio: error', 'read'), /no JSON/);
-});
-
-t.test('the open-file limit', async (t) => {
-  t.equal(openFileLimit('Max cpu time              unlimited            unlimited            seconds\nMax open files            1024                 20000                files\n'), 20000);
-  t.equal(openFileLimit('Max open files            unlimited            unlimited            files\n'), Infinity);
-  t.equal(openFileLimit(''), undefined);
 });
 
 t.test('workload helpers', async (t) => {
