@@ -11,6 +11,9 @@ if (process.getuid?.() !== 0) {
 } else {
   t.test('behaviour suite, passthrough off', (t) => behaviourSuite(t, { passthrough: 'off' }));
 
+  // The other code paths: reads and writes on the threadpool, plain READDIR.
+  t.test('behaviour suite, async I/O, no readdirplus', (t) => behaviourSuite(t, { asyncIo: true, readdirplus: false }));
+
   // Few fds: files the kernel still knows are closed and reopened by name all the time.
   t.test('behaviour suite, at most 8 inode fds', async (t) => {
     const m = await behaviourSuite(t, { maxInodeFds: 8 });

@@ -360,3 +360,16 @@ t.test('passthrough: by access mode, only when the kernel granted it', async (t)
   for (const h of [before, ro, rw]) await lb.release(ctx(), f.nodeid, h.fh, 0);
   t.equal(setup(t, { passthrough: 'rw', writebackCache: true }).lb.features.writebackCache, false, 'never both');
 });
+
+t.test('writeback cache: write-only opens can read, SEEK_DATA left to the kernel', async (t) => {
+  const { src, lb } = setup(t, { writebackCache: true });
+  t.equal(lb.features.writebackCache, true);
+  fs.writeFileSync(path.join(src, 'f'), 'data');
+  const f = await lb.lookup(ctx(), ROOT, 'f');
+  const h = await lb.open(ctx(), f.nodeid, O_WRONLY | fs.constants.O_APPEND);
+  t.equal((await lb.read(ctx(), f.nodeid, h.fh, 0, 10)).toString(), 'data', 'opened read-write');
+  await lb.write(ctx(), f.nodeid, h.fh, 1, Buffer.from('X'), 0);
+  t.equal(fs.readFileSync(path.join(src, 'f'), 'utf8'), 'dXta', 'the kernel places appends itself');
+  await t.rejects(lb.lseek(ctx(), f.nodeid, h.fh, 0, 3), { code: 'ENOSYS' });
+  await lb.release(ctx(), f.nodeid, h.fh, O_WRONLY);
+});

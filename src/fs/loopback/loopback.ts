@@ -558,6 +558,11 @@ export class Loopback implements Filesystem {
 
   /** Only SEEK_DATA and SEEK_HOLE get here; the kernel does the others itself. */
   async lseek(_ctx: RequestContext, _nodeid: number, fh: number, offset: number, whence: number): Promise<number> {
+    // With writeback cache the data may still be in the kernel's page cache,
+    // where the backing file's SEEK_DATA cannot see it (ENXIO for data just
+    // written). ENOSYS makes the kernel answer by itself from then on: no
+    // holes, but no data missed either.
+    if (this.writeback) throw new FuseError('ENOSYS');
     return sys.lseek(this.files.get(fh).fd, offset, whence);
   }
 
