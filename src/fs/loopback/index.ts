@@ -1,1 +1,12 @@
+/**
+ * The built-in loopback: mounts a source directory as it is. Its files, one
+ * job each:
+ * - loopback.ts — the operations (the Filesystem the session calls);
+ * - inodes.ts   — the inode table: (st_dev, st_ino) → nodeid, an O_PATH fd per inode, lookup counts;
+ * - handles.ts  — open files and directories by fh;
+ * - dirs.ts     — directory snapshots, whose indexes are READDIR offsets;
+ * - locks.ts    — POSIX record locks per lock owner, and flock;
+ * - names.ts    — what a name may be, and /proc/self/fd paths;
+ * - attr.ts     — struct stat → fuse_attr, mode bits.
+ */
 export { Loopback, type LoopbackOptions, type PassthroughPolicy } from './loopback';
