@@ -74,6 +74,8 @@ async function scenario(t: Test, dir: string): Promise<unknown> {
 if (process.getuid?.() !== 0) {
   t.plan(0, 'needs root (mounts FUSE)');
 } else {
+  // 20,000 files created twice and listed over and over (~35 s here); room for a slower machine.
+  t.setTimeout(300_000);
   t.test('10,000 entries, listed while entries come and go', async (t) => {
     const { src, mnt } = await mountLoopback(t);
     fs.mkdirSync(path.join(src, 'native'));

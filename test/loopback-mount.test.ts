@@ -9,6 +9,8 @@ import { behaviourSuite, mountLoopback } from './fixtures/loopback/harness';
 if (process.getuid?.() !== 0) {
   t.plan(0, 'needs root (mounts FUSE, chowns, acts as other users)');
 } else {
+  // Three mounts, each running the whole suite (~35 s here); room for a slower machine.
+  t.setTimeout(300_000);
   t.test('behaviour suite, passthrough off', (t) => behaviourSuite(t, { passthrough: 'off' }));
 
   // The other code paths: reads and writes on the threadpool, plain READDIR.

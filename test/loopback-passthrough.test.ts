@@ -9,6 +9,8 @@ import { behaviourSuite } from './fixtures/loopback/harness';
 if (process.getuid?.() !== 0) {
   t.plan(0, 'needs root (mounts FUSE; passthrough needs CAP_SYS_ADMIN)');
 } else {
+  // Two mounts, each running the whole suite (~15 s here); room for a slower machine.
+  t.setTimeout(300_000);
   t.test('behaviour suite, passthrough rw', async (t) => {
     const m = await behaviourSuite(t, { passthrough: 'rw' });
     const stats = await m.stats();
