@@ -5,7 +5,7 @@ import type { DirEntry } from './dirs';
 /** An open file: its own fd, opened with the caller's flags, closed at RELEASE. */
 export interface FileHandle {
   readonly fd: number;
-  /** The flags `fd` was opened with. */
+  /** The caller's open flags. */
   readonly flags: number;
   readonly inode: Inode;
 }

@@ -470,7 +470,7 @@ export class Loopback implements Filesystem {
   /** Registers an open backing fd as a file handle; `flags` are the caller's open flags. */
   private opened(inode: Inode, fd: number, flags: number): OpenReply {
     inode.nopen++;
-    const fh = this.files.add({ fd, flags: this.backingFlags(flags), inode });
+    const fh = this.files.add({ fd, flags, inode });
     // The fd stays open until RELEASE; the session registers it with the kernel.
     if (this.passesThrough(flags)) return { fh, passthrough: true, backingFd: fd };
     const directIo = (flags & O_DIRECT) !== 0;
