@@ -7,7 +7,6 @@ import { commonOptions } from '../src/cli/command';
 import { mountOptions } from '../src/cli/commands/mount';
 import { umountOptions } from '../src/cli/commands/umount';
 import { UsageError } from '../src/cli/errors';
-import { parseMountinfo } from '../src/cli/mounts';
 import {
   envName,
   flagName,
@@ -194,14 +193,4 @@ t.test('normalizeArgs: --flag=VALUE on a boolean must be true or false', async (
   t.same(normalizeArgs(['--debug=false'], TABLES), ['--debug=false']);
   t.throws(() => normalizeArgs(['--debug=yes'], TABLES), { message: /^--debug: expected true or false, got 'yes'/ });
   t.throws(() => normalizeArgs(['-l=now'], TABLES), UsageError);
-});
-
-t.test('mountinfo: fields and octal escapes', async (t) => {
-  const text =
-    '36 35 98:0 / /mnt1 rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n' +
-    '50 36 0:45 / /tmp/with\\040space rw,nosuid,nodev shared:2 master:3 - fuse.tsfuse /src\\040dir rw,user_id=0,group_id=0\n';
-  t.same(parseMountinfo(text), [
-    { mountPoint: '/mnt1', fstype: 'ext3', source: '/dev/root' },
-    { mountPoint: '/tmp/with space', fstype: 'fuse.tsfuse', source: '/src dir' },
-  ]);
 });

@@ -2,10 +2,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defineCommand, type RunArgs } from '../command';
 import { daemonize, ReadinessPipe } from '../daemon';
-import { serve, BusyError, type Served } from '../engine';
 import { CliError, errnoCode } from '../errors';
 import { Logger } from '../log';
-import { isFuse, mountAt } from '../mounts';
+import { Loopback } from '../../fs/loopback';
+import { mount, type MountHandle, type MountOptions } from '../../fs/mount';
+import { connectionId } from '../../kernel/device';
+import { MountError } from '../../kernel/errors';
 import {
   MOUNT_OPTION_NAMES,
   PASSTHROUGH_MODES,
@@ -147,37 +149,41 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
   // The daemon's stdout/stderr already are the log file.
   const log = options.logFile && pipe === undefined ? Logger.file(options.logFile) : args.log;
   try {
-    const served = await mountOrExplain({
-      src,
-      mnt,
-      fuse: { ...options.options, fsname: options.options.fsname ?? src, subtype: options.options.subtype ?? 'tsfuse' },
+    const loopback = new Loopback(src, {
+      // 'require' is rw that must be granted; checked below once INIT has said.
+      passthrough: options.passthrough === 'require' ? 'rw' : options.passthrough,
+      maxStackDepth: options.maxStackDepth,
       attrTimeout: options.attrTimeout,
       entryTimeout: options.entryTimeout,
       negativeTimeout: options.negativeTimeout,
-      passthrough: options.passthrough,
-      maxStackDepth: options.maxStackDepth,
+    });
+    const handle = await mountOrExplain(loopback, mnt, {
+      ...options.options,
+      fsname: options.options.fsname ?? src,
+      subtype: options.options.subtype ?? 'tsfuse',
+      log: (line) => log.error(line),
       debug: options.debug ? (line) => log.info(line) : undefined,
     });
-    if (options.passthrough === 'require' && !served.passthroughGranted) {
-      await served.unmount({ lazy: true }).catch(() => undefined);
-      await served.closed.catch(() => undefined);
+    if (options.passthrough === 'require' && !handle.session.negotiated?.passthrough) {
+      await handle.unmount({ lazy: true }).catch(() => undefined);
+      await handle.closed;
       throw new CliError('--passthrough require: the kernel did not grant FUSE passthrough (see `tsfuse probe`)');
     }
     log.info(`tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${options.passthrough === 'off' ? '' : `, passthrough ${options.passthrough}`})`);
     pipe?.ready();
-    return await serveUntilStopped(served, mnt, options.statsFile, log);
+    return await serveUntilStopped(handle, options.statsFile, log);
   } finally {
     if (log !== args.log) log.close();
   }
 }
 
-async function mountOrExplain(options: Parameters<typeof serve>[0]): Promise<Served> {
+async function mountOrExplain(loopback: Loopback, mnt: string, options: MountOptions): Promise<MountHandle> {
   try {
-    return await serve(options);
+    return await mount(loopback, mnt, options);
   } catch (err) {
-    if (err instanceof CliError) throw err;
-    const code = errnoCode(err);
-    throw new CliError(`cannot mount ${options.mnt}: ${code ? `${code}: ` : ''}${(err as Error).message ?? err}`);
+    // MountError messages are written for users: what failed and what to do.
+    if (err instanceof MountError) throw new CliError(err.message);
+    throw err;
   }
 }
 
@@ -188,48 +194,46 @@ const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
  * purpose: umount(8) sends GETATTR/STATFS to this very process, so a
  * synchronous one would deadlock.
  */
-async function serveUntilStopped(served: Served, mnt: string, statsFile: string | undefined, log: Logger): Promise<number> {
+async function serveUntilStopped(handle: MountHandle, statsFile: string | undefined, log: Logger): Promise<number> {
+  const mnt = handle.mountpoint;
   let signals = 0;
   let unmounting: Promise<void> | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
     if (signals === 1) {
       log.info(`tsfuse: ${signal}: unmounting ${mnt}`);
-      unmounting = unmountPolitely(served, mnt, log);
+      unmounting = unmountPolitely(handle, log);
     } else if (signals === 2) {
       log.info(`tsfuse: ${signal} again: detaching ${mnt} lazily`);
-      served.unmount({ lazy: true }).catch(() => undefined);
+      handle.unmount({ lazy: true }).catch(() => undefined);
     }
   };
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
-  let failure: unknown;
   try {
-    await served.closed;
-  } catch (err) {
-    failure = err;
+    await handle.closed;
   } finally {
     for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   }
   await unmounting;
-  if (statsFile !== undefined) writeStats(statsFile, served.requestCounts(), log);
-  if (failure !== undefined) {
-    throw new CliError(`the session on ${mnt} ended with an error: ${(failure as Error).message ?? failure}`);
-  }
+  if (statsFile !== undefined) writeStats(statsFile, handle.session.stats().requests, log);
+  const endError = handle.session.endError;
+  if (endError) throw new CliError(`the FUSE connection on ${mnt} ended: ${endError.message}`);
   log.info(`tsfuse: ${mnt} unmounted`);
   return 0;
 }
 
-async function unmountPolitely(served: Served, mnt: string, log: Logger): Promise<void> {
+async function unmountPolitely(handle: MountHandle, log: Logger): Promise<void> {
+  const mnt = handle.mountpoint;
   try {
-    await served.unmount({ lazy: false });
+    await handle.unmount({ lazy: false });
   } catch (err) {
-    if (!(err instanceof BusyError)) {
-      log.error(`tsfuse: unmounting ${mnt} failed (${(err as Error).message}); detaching it lazily`);
-    } else {
+    if (err instanceof MountError && err.code === 'EBUSY') {
       // Open files keep the connection (and this server) alive until they are closed.
       log.info(`tsfuse: ${mnt} is busy; detached it lazily, serving open files until they are closed`);
+    } else {
+      log.error(`tsfuse: unmounting ${mnt} failed (${(err as Error).message}); detaching it lazily`);
     }
-    await served.unmount({ lazy: true }).catch((e: Error) => log.error(`tsfuse: lazy unmount of ${mnt} failed: ${e.message}`));
+    await handle.unmount({ lazy: true }).catch((e: Error) => log.error(`tsfuse: lazy unmount of ${mnt} failed: ${e.message}`));
   }
 }
 
@@ -265,9 +269,8 @@ function checkSource(src: string): void {
 function checkMountpoint(mnt: string, src: string): void {
   if (!statOrExplain('MNT', mnt).isDirectory()) throw new CliError(`MNT ${mnt}: not a directory`);
   const real = fs.realpathSync(mnt);
-  const mounted = mountAt(real);
-  if (mounted && isFuse(mounted)) {
-    throw new CliError(`MNT ${mnt}: already a FUSE mount (${mounted.fstype} ${mounted.source}); unmount it first: tsfuse umount ${mnt}`);
+  if (connectionId(real) !== undefined) {
+    throw new CliError(`MNT ${mnt}: already a FUSE mount; unmount it first: tsfuse umount ${mnt}`);
   }
   const realSrc = fs.realpathSync(src);
   if (real === realSrc || real.startsWith(realSrc.endsWith('/') ? realSrc : realSrc + '/')) {

@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defineCommand, type RunArgs } from '../command';
-import { BusyError, unmountPath } from '../engine';
-import { CliError, errnoCode } from '../errors';
-import { isFuse, mountAt } from '../mounts';
+import { CliError } from '../errors';
 import { option, parseBoolean } from '../options';
+import { MountError } from '../../kernel/errors';
+import { isDeadMount, unmount } from '../../kernel/mount';
+import { mountOf } from '../../kernel/probe-host';
 
 export const umountOptions = {
   lazy: option({
@@ -24,21 +25,23 @@ export const umountCommand = defineCommand({
   epilogue: 'A dead mount (the server is gone: "transport endpoint is not connected") is always detached lazily.',
   async run(args: RunArgs<typeof umountOptions>): Promise<number> {
     const mnt = canonical(path.resolve(args.cwd, args.positionals.mnt));
-    const mounted = mountAt(mnt);
-    if (!mounted) throw new CliError(`${mnt}: not mounted`);
-    if (!isFuse(mounted)) throw new CliError(`${mnt}: not a FUSE mount (${mounted.fstype}); use umount(8)`);
+    const mounted = mountOf(mnt);
+    if (mounted?.mountPoint !== mnt) throw new CliError(`${mnt}: not mounted`);
+    if (!/^fuse(\.|blk$|$)/.test(mounted.fsType)) throw new CliError(`${mnt}: not a FUSE mount (${mounted.fsType}); use umount(8)`);
     let lazy = args.options.lazy;
-    if (!lazy && isDead(mnt)) {
-      // Nothing answers requests there any more: a plain umount would fail or hang.
+    if (!lazy && (await isDeadMount(mnt))) {
+      // Nothing answers requests there any more: only a lazy unmount gets rid of it.
       args.log.info(`tsfuse: ${mnt} is a dead FUSE mount (transport endpoint is not connected); detaching it lazily`);
       lazy = true;
     }
     try {
-      await unmountPath(mnt, { lazy });
+      await unmount(mnt, { lazy });
     } catch (err) {
-      if (err instanceof BusyError) throw new CliError(`${mnt}: busy (a file is open or a process works there); retry or use --lazy`);
-      if (err instanceof CliError) throw err;
-      throw new CliError(`cannot unmount ${mnt}: ${(err as Error).message ?? err}`);
+      if (err instanceof MountError && err.code === 'EBUSY') {
+        throw new CliError(`${mnt}: busy (a file is open or a process works there); retry or use --lazy`);
+      }
+      if (err instanceof MountError) throw new CliError(err.message);
+      throw err;
     }
     return 0;
   },
@@ -54,14 +57,5 @@ function canonical(p: string): string {
     } catch {
       return p;
     }
-  }
-}
-
-function isDead(mnt: string): boolean {
-  try {
-    fs.statSync(mnt);
-    return false;
-  } catch (err) {
-    return errnoCode(err) === 'ENOTCONN';
   }
 }
