@@ -194,3 +194,175 @@ t.test('umount refuses what is not a FUSE mount', async (t) => {
   oneLineError(t, await tsfuse(['umount', dir]), /^tsfuse: .*: not mounted/, 1);
   oneLineError(t, await tsfuse(['umount', '/proc']), /^tsfuse: \/proc: not a FUSE mount \(proc\)/, 1);
 });
+
+// ---- real mounts (root only) -------------------------------------------------------------
+
+/** Mount points under `dir`, from this process's mount table. */
+function mountsUnder(dir: string): string[] {
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => (line.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((mnt) => mnt === dir || mnt.startsWith(dir + '/'));
+}
+
+/** The /proc/mounts line of `mnt`, if mounted. */
+function mountLine(mnt: string): string | undefined {
+  return fs.readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === mnt);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits for `cond`; a bound only so a broken build fails instead of hanging the run. */
+async function until(what: string, cond: () => boolean, ms = 30000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`gave up waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** SRC with one file, an empty MNT, and teardown that kills `pids`, detaches every mount, removes it all. */
+function mountDirs(t: Test): { dir: string; src: string; mnt: string; pids: number[] } {
+  const dir = fs.realpathSync(tempDir(t, 'tsfuse-cli-mount-'));
+  const src = path.join(dir, 'src');
+  const mnt = path.join(dir, 'mnt');
+  fs.mkdirSync(src);
+  fs.mkdirSync(mnt);
+  fs.writeFileSync(path.join(src, 'hello.txt'), 'hello through the mount\n');
+  const pids: number[] = [];
+  // Registered after tempDir's rm, so it runs first (teardowns run in reverse order).
+  t.teardown(async () => {
+    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const m of mountsUnder(dir).reverse()) {
+      await new Promise((resolve) => spawn('umount', ['-l', m], { stdio: 'ignore' }).on('close', resolve));
+    }
+  });
+  return { dir, src, mnt, pids };
+}
+
+/** A foreground `tsfuse mount`, its output collected as it comes. */
+function startMount(t: Test, args: string[], pids: number[]) {
+  const child = spawnNode([MAIN, 'mount', ...args], { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  pids.push(child.pid!);
+  const out = { stdout: '', stderr: '' };
+  child.stdout!.on('data', (d: Buffer) => (out.stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  const exited = new Promise<{ status: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (status, signal) => resolve({ status, signal })),
+  );
+  let done = false;
+  void exited.then(() => (done = true));
+  const ready = until('the ready line', () => /mounted on/.test(out.stdout) || done).then(() => {
+    if (!/mounted on/.test(out.stdout)) throw new Error(`tsfuse mount exited before it was ready: ${out.stderr}`);
+  });
+  return { child, out, exited, ready };
+}
+
+const root = process.geteuid?.() === 0;
+
+t.test('foreground mount: ready line, files, --debug, SIGTERM → unmounted, exit 0, stats', { skip: !root && 'needs root' }, async (t) => {
+  const { dir, src, mnt, pids } = mountDirs(t);
+  const stats = path.join(dir, 'stats.json');
+  const m = startMount(t, [src, mnt, '--stats-file', stats, '--debug'], pids);
+  await m.ready;
+  t.match(m.out.stdout, new RegExp(`^tsfuse: ${src} mounted on ${mnt} \\(pid \\d+\\)$`, 'm'), 'one ready line');
+  t.match(mountLine(mnt), new RegExp(`^${src} ${mnt} fuse\\.tsfuse `), 'fsname defaults to SRC, type fuse.tsfuse');
+  t.equal(fs.readFileSync(path.join(mnt, 'hello.txt'), 'utf8'), 'hello through the mount\n');
+  // The lines cross a pipe: wait for them rather than race them.
+  const debugged = () => /^LOOKUP .*name="hello\.txt"/m.test(m.out.stdout) && /^\s+unique=\d+ -> OK/m.test(m.out.stdout);
+  await until('--debug lines', debugged).catch(() => undefined);
+  t.match(m.out.stdout, /^LOOKUP .*name="hello\.txt"/m, '--debug logs the request');
+  t.match(m.out.stdout, /^\s+unique=\d+ -> OK/m, '--debug logs the reply');
+
+  m.child.kill('SIGTERM');
+  const end = await m.exited;
+  t.same(end, { status: 0, signal: null }, 'exit 0 after SIGTERM');
+  t.equal(mountLine(mnt), undefined, 'no mount left');
+  t.match(m.out.stdout, /unmounted/);
+  const counts = JSON.parse(fs.readFileSync(stats, 'utf8')) as Record<string, unknown>;
+  t.ok((counts.LOOKUP as number) > 0, `LOOKUP counted (${counts.LOOKUP})`);
+  t.equal(typeof counts.READ, 'number', 'every opcode present, READ included');
+  t.ok(Object.values(counts).every((n) => Number.isInteger(n)), 'all counts are integers');
+});
+
+t.test('SIGINT on a busy mount: detached lazily, served until the last file closes', { skip: !root && 'needs root' }, async (t) => {
+  const { src, mnt, pids } = mountDirs(t);
+  const m = startMount(t, [src, mnt], pids);
+  await m.ready;
+  const fd = fs.openSync(path.join(mnt, 'hello.txt'), 'r');
+  let closed = false;
+  t.teardown(() => {
+    if (!closed) fs.closeSync(fd);
+  });
+  m.child.kill('SIGINT');
+  await until('the busy message', () => /busy; detached it lazily/.test(m.out.stdout));
+  t.equal(mountLine(mnt), undefined, 'detached from the tree');
+  t.ok(alive(m.child.pid!), 'still serving the open file');
+  const buf = Buffer.alloc(5);
+  t.equal(fs.readSync(fd, buf, 0, 5, 0), 5);
+  t.equal(buf.toString(), 'hello', 'the open file still reads');
+  fs.closeSync(fd);
+  closed = true;
+  t.same(await m.exited, { status: 0, signal: null }, 'exits 0 once the file is closed');
+});
+
+t.test('--daemon: returns when ready, options from env and config, tsfuse umount ends it', { skip: !root && 'needs root' }, async (t) => {
+  const { dir, src, mnt, pids } = mountDirs(t);
+  const stats = path.join(dir, 'stats.json');
+  const log = path.join(dir, 'daemon.log');
+  const cfg = path.join(dir, 'tsfuse.json');
+  // TSFUSE_OPTIONS beats the config's "options" as a whole; the config's stats-file is relative to it.
+  fs.writeFileSync(cfg, JSON.stringify({ options: 'subtype=fromconfig', 'stats-file': 'stats.json' }));
+  const r = await tsfuse(['mount', src, mnt, '--daemon', '--log-file', log], {
+    env: { TSFUSE_CONFIG: cfg, TSFUSE_OPTIONS: 'fsname=fromenv' },
+  });
+  const pid = Number(/daemon running \(pid (\d+)\)/.exec(r.stdout)?.[1]);
+  if (pid) pids.push(pid);
+  t.equal(r.status, 0, `exit 0: ${r.stderr}`);
+  t.ok(pid > 0 && alive(pid), 'the daemon runs on');
+  t.match(mountLine(mnt), new RegExp(`^fromenv ${mnt} fuse\\.tsfuse `), 'mounted by the time the command returned');
+  t.equal(fs.readFileSync(path.join(mnt, 'hello.txt'), 'utf8'), 'hello through the mount\n');
+
+  const again = await tsfuse(['mount', src, mnt]);
+  oneLineError(t, again, /already a FUSE mount/, 1);
+
+  const u = await tsfuse(['umount', mnt]);
+  t.equal(u.status, 0, `tsfuse umount: ${u.stderr}`);
+  t.equal(mountLine(mnt), undefined, 'no mount left');
+  await until('the daemon to exit', () => !alive(pid));
+  t.match(fs.readFileSync(log, 'utf8'), /mounted on .*\n(.*\n)*.*unmounted/, 'the daemon logged to --log-file');
+  const counts = JSON.parse(fs.readFileSync(stats, 'utf8')) as Record<string, number>;
+  t.ok(counts.LOOKUP > 0, 'the daemon wrote its stats on the way out');
+});
+
+t.test('--daemon that cannot mount: the parent says why and exits non-zero', { skip: !root && 'needs root' }, async (t) => {
+  const { src, mnt, pids } = mountDirs(t);
+  fs.writeFileSync(path.join(mnt, 'occupied'), '');
+  const r = await tsfuse(['mount', src, mnt, '--daemon']);
+  const pid = Number(/pid (\d+)/.exec(r.stdout)?.[1]);
+  if (pid) pids.push(pid);
+  oneLineError(t, r, /^tsfuse: MNT .*: not empty/, 1);
+  t.equal(mountLine(mnt), undefined);
+});
+
+t.test('a dead mount: mount refuses it, umount clears it lazily', { skip: !root && 'needs root' }, async (t) => {
+  const { src, mnt, pids } = mountDirs(t);
+  const m = startMount(t, [src, mnt], pids);
+  await m.ready;
+  m.child.kill('SIGKILL');
+  await m.exited;
+  t.ok(mountLine(mnt), 'the mount outlives its server');
+  oneLineError(t, await tsfuse(['mount', src, mnt]), /dead FUSE mount.*tsfuse umount/, 1);
+  const u = await tsfuse(['umount', mnt]);
+  t.equal(u.status, 0, u.stderr);
+  t.match(u.stdout, /dead FUSE mount .*detaching it lazily/);
+  t.equal(mountLine(mnt), undefined, 'gone');
+});
