@@ -101,10 +101,11 @@ export const benchCommand = defineCommand({
   positionals: [],
   options: benchOptions,
   epilogue:
-    'Mounts tsfuse loopbacks (each served by `tsfuse mount` in a process of its own) of directories beside the\n' +
-    'native one, runs every workload on each configuration round after round in alternation, reports medians\n' +
-    'and the median of the per-round ratios to native, then unmounts and removes its files. Needs root to\n' +
-    'mount and to drop caches before cold reads. fio jobs run where fio is installed. See bench/README.md.',
+    'Mounts tsfuse loopbacks of directories beside the native one, each served by a process of its own ' +
+    '(bench/server.ts; TSFUSE_BENCH_SERVER=cli: `tsfuse mount`), runs every workload on each configuration ' +
+    'round after round in alternation, reports medians and the median of the per-round ratios to native, then ' +
+    'unmounts and removes its files. Needs root to mount and to drop caches before cold reads. fio jobs run where ' +
+    'fio is installed. See bench/README.md.',
   async run(args: RunArgs<typeof benchOptions>): Promise<number> {
     const o = args.options;
     if (process.geteuid?.() !== 0 && o.configs.some((c) => c !== 'native')) {
