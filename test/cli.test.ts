@@ -324,10 +324,10 @@ t.test('--daemon: returns when ready, options from env and config, tsfuse umount
   const r = await tsfuse(['mount', src, mnt, '--daemon', '--log-file', log], {
     env: { TSFUSE_CONFIG: cfg, TSFUSE_OPTIONS: 'fsname=fromenv' },
   });
-  const pid = Number(/daemon running \(pid (\d+)\)/.exec(r.stdout)?.[1]);
+  const pid = Number(new RegExp(`^tsfuse: ${src} mounted on ${mnt} \\(pid (\\d+)\\)$`).exec(r.stdout.trim())?.[1]);
   if (pid) pids.push(pid);
   t.equal(r.status, 0, `exit 0: ${r.stderr}`);
-  t.ok(pid > 0 && alive(pid), 'the daemon runs on');
+  t.ok(pid > 0 && alive(pid), `the ready line names the daemon, which runs on: ${JSON.stringify(r.stdout)}`);
   t.match(mountLine(mnt), new RegExp(`^fromenv ${mnt} fuse\\.tsfuse `), 'mounted by the time the command returned');
   t.equal(fs.readFileSync(path.join(mnt, 'hello.txt'), 'utf8'), 'hello through the mount\n');
 

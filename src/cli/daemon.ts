@@ -1,9 +1,10 @@
 /**
  * --daemon: this process starts a copy of itself in a new session with an
- * extra pipe at fd 3, waits for one line on it — `ready` or `error CODE
- * MESSAGE` — and exits with the result. The copy runs the same command line
- * (so the same environment and config file resolve to the same options) plus
- * `--ready-fd=3`, which makes it serve instead of daemonizing again.
+ * extra pipe at fd 3, waits for one line on it — `ready READY-LINE` or
+ * `error CODE MESSAGE` — and exits with the result. The copy runs the same
+ * command line (so the same environment and config file resolve to the same
+ * options) plus `--ready-fd=3`, which makes it serve instead of daemonizing
+ * again.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -33,9 +34,10 @@ export async function daemonize(opts: { args: readonly string[]; logFile: string
   process.on('SIGTERM', abandon);
   try {
     const line = await firstLine(child.stdio[READY_FD] as NodeJS.ReadableStream | null);
-    if (line === 'ready') {
+    if (line?.startsWith('ready ')) {
       child.unref();
-      opts.log.info(`tsfuse: daemon running (pid ${child.pid})`);
+      // The daemon's own ready line (it names the daemon's pid), so both modes say the same.
+      opts.log.info(line.slice('ready '.length));
       return 0;
     }
     const m = /^error (\d+) (.*)$/.exec(line ?? '');
@@ -79,9 +81,9 @@ export class ReadinessPipe {
 
   constructor(private readonly fd: number) {}
 
-  /** The mount is up; the waiting parent exits 0. */
-  ready(): void {
-    this.send('ready');
+  /** The mount is up; the waiting parent prints `line` and exits 0. */
+  ready(line: string): void {
+    this.send(`ready ${line}`);
   }
 
   /** The mount failed; the parent prints this as its own error and exits with its code. */

@@ -169,8 +169,9 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
       await handle.closed;
       throw new CliError('--passthrough require: the kernel did not grant FUSE passthrough (see `tsfuse probe`)');
     }
-    log.info(`tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${options.passthrough === 'off' ? '' : `, passthrough ${options.passthrough}`})`);
-    pipe?.ready();
+    const ready = `tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${options.passthrough === 'off' ? '' : `, passthrough ${options.passthrough}`})`;
+    log.info(ready);
+    pipe?.ready(ready);
     return await serveUntilStopped(handle, options.statsFile, log);
   } finally {
     if (log !== args.log) log.close();
