@@ -24,7 +24,7 @@ export const COMMANDS: readonly Command[] = [mountCommand, umountCommand, probeC
 
 const ALL_TABLES: readonly OptionTable[] = [commonOptions, ...COMMANDS.map((c) => c.options)];
 
-export const PRECEDENCE = [
+const PRECEDENCE = [
   'Every option can also be set in the environment as TSFUSE_<OPTION> (e.g. TSFUSE_ATTR_TIMEOUT=5,',
   'TSFUSE_DEBUG=1) or in a JSON config file named by --config FILE or TSFUSE_CONFIG (e.g.',
   '{"attr-timeout": 5, "options": "allow_other,ro"}; relative paths there are relative to the file).',
@@ -92,7 +92,9 @@ async function parseCommandLine(args: readonly string[]): Promise<Chosen> {
         let sub = y;
         for (const p of command.positionals) sub = sub.positional(p.name, { describe: p.describe, type: 'string' });
         sub = addOptions(sub, command.options, `${command.name} options:`);
-        return command.epilogue ? sub.epilogue(`${command.epilogue}\n\n${PRECEDENCE}\n\n${EXIT_STATUS}`) : sub;
+        // A command whose exit status means more (probe: 1 = passthrough unusable) says so itself.
+        const exitStatus = command.epilogue?.includes('Exit status') ? [] : [EXIT_STATUS];
+        return sub.epilogue([command.epilogue, PRECEDENCE, ...exitStatus].filter(Boolean).join('\n\n'));
       },
       (argv) => {
         chosen = { command, argv: argv as Record<string, unknown> };
