@@ -353,6 +353,15 @@ t.test('--daemon that cannot mount: the parent says why and exits non-zero', { s
   t.equal(mountLine(mnt), undefined);
 });
 
+t.test('--stats-file and --log-file that cannot be written: one line, exit 1, nothing mounted', { skip: !root && 'needs root' }, async (t) => {
+  const { dir, src, mnt } = mountDirs(t);
+  const nowhere = path.join(dir, 'missing', 'x');
+  oneLineError(t, await tsfuse(['mount', src, mnt, '--stats-file', nowhere]), /^tsfuse: --stats-file .*: .*missing is not a directory/, 1);
+  oneLineError(t, await tsfuse(['mount', src, mnt, '--log-file', nowhere]), /^tsfuse: --log-file .*: ENOENT/, 1);
+  oneLineError(t, await tsfuse(['mount', src, mnt, '--log-file', nowhere, '--daemon']), /^tsfuse: --log-file .*: ENOENT/, 1);
+  t.equal(mountLine(mnt), undefined);
+});
+
 t.test('a dead mount: mount refuses it, umount clears it lazily', { skip: !root && 'needs root' }, async (t) => {
   const { src, mnt, pids } = mountDirs(t);
   const m = startMount(t, [src, mnt], pids);

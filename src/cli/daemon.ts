@@ -9,12 +9,12 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { CliError } from './errors';
-import type { Logger } from './log';
+import { openLogFile, type Logger } from './log';
 
 const READY_FD = 3;
 
 export async function daemonize(opts: { args: readonly string[]; logFile: string | undefined; log: Logger }): Promise<number> {
-  const out = opts.logFile === undefined ? 'ignore' : fs.openSync(opts.logFile, 'a');
+  const out = opts.logFile === undefined ? 'ignore' : openLogFile(opts.logFile);
   const script = process.argv[1];
   const child = spawn(process.execPath, [...process.execArgv, script, ...opts.args, `--ready-fd=${READY_FD}`], {
     detached: true,

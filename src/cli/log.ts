@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { CliError } from './errors';
 
 /**
  * Where the CLI's own lines go: stdout/stderr, or one file for both
@@ -18,7 +19,7 @@ export class Logger {
 
   /** Appends to `file`; the caller closes it. */
   static file(file: string): Logger {
-    const fd = fs.openSync(file, 'a');
+    const fd = openLogFile(file);
     return new Logger(fd, fd, true);
   }
 
@@ -40,5 +41,14 @@ export class Logger {
     } catch {
       // A closed stdout (EPIPE, or /dev/null gone) must not take the mount down with it.
     }
+  }
+}
+
+/** Opens --log-file for appending; a path the user got wrong is a one-line error. */
+export function openLogFile(file: string): number {
+  try {
+    return fs.openSync(file, 'a');
+  } catch (err) {
+    throw new CliError(`--log-file ${file}: ${(err as Error).message}`);
   }
 }

@@ -144,6 +144,7 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
   const mnt = path.resolve(args.cwd, args.positionals.mnt);
   checkSource(src);
   checkMountpoint(mnt, src);
+  if (options.statsFile !== undefined) checkStatsFile(options.statsFile);
   checkRoot();
 
   // The daemon's stdout/stderr already are the log file.
@@ -216,10 +217,10 @@ async function serveUntilStopped(handle: MountHandle, statsFile: string | undefi
     for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   }
   await unmounting;
-  if (statsFile !== undefined) writeStats(statsFile, handle.session.stats().requests, log);
   const endError = handle.session.endError;
+  if (!endError) log.info(`tsfuse: ${mnt} unmounted`);
+  if (statsFile !== undefined) writeStats(statsFile, handle.session.stats().requests);
   if (endError) throw new CliError(`the FUSE connection on ${mnt} ended: ${endError.message}`);
-  log.info(`tsfuse: ${mnt} unmounted`);
   return 0;
 }
 
@@ -238,11 +239,11 @@ async function unmountPolitely(handle: MountHandle, log: Logger): Promise<void> 
   }
 }
 
-function writeStats(file: string, counts: Record<string, number>, log: Logger): void {
+function writeStats(file: string, counts: Record<string, number>): void {
   try {
     fs.writeFileSync(file, JSON.stringify(counts, null, 2) + '\n');
   } catch (err) {
-    log.error(`tsfuse: cannot write --stats-file ${file}: ${(err as Error).message}`);
+    throw new CliError(`--stats-file ${file}: ${(err as Error).message}`);
   }
 }
 
@@ -279,6 +280,17 @@ function checkMountpoint(mnt: string, src: string): void {
     throw new CliError(`MNT ${mnt}: inside SRC ${src}; the mount would loop back into itself`);
   }
   if (fs.readdirSync(mnt).length > 0) throw new CliError(`MNT ${mnt}: not empty`);
+}
+
+/** The stats are written at exit: a wrong directory is better found before mounting. */
+function checkStatsFile(file: string): void {
+  let dir: fs.Stats | undefined;
+  try {
+    dir = fs.statSync(path.dirname(file));
+  } catch {
+    // reported below
+  }
+  if (!dir?.isDirectory()) throw new CliError(`--stats-file ${file}: ${path.dirname(file)} is not a directory`);
 }
 
 function checkRoot(): void {
