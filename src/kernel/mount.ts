@@ -3,10 +3,10 @@
 // takes ~5 ms; fd, rootmode, user_id and group_id are all required (else exit 32); without -i
 // mount(8) hands the job to /sbin/mount.fuse3, which takes the source for a program and fails.
 //
-// Both commands are spawned asynchronously, never with spawnSync: umount(8) sends GETATTR and
-// STATFS to the filesystem, and the process serving it must stay free to answer.
-import { spawn } from 'node:child_process';
+// Both commands run off the thread that serves requests (see run()): umount(8) sends GETATTR and
+// STATFS to the filesystem, and that thread must stay free to answer.
 import * as fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { errnoCodeOf, MountError } from './errors';
 
 /** Mount options the kernel's fuse filesystem and mount(8) take, typed. */
@@ -170,19 +170,29 @@ interface RunResult {
   spawnError?: string;
 }
 
-/** Runs a command (optionally with `fd` as its fd 3) without blocking the event loop. */
+// The command runs from a worker thread. libuv's spawn blocks the calling thread until the
+// child has exec'd, and exec closes the child's inherited copies of our O_CLOEXEC fds; for a
+// file on one of this process's own mounts, that close sends FLUSH and waits for the answer.
+// Spawned from the thread that serves the mount, that is a deadlock (seen: the test process
+// holding a file of its mount open and calling unmount()), so that thread must never spawn.
+const RUNNER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { spawnSync } = require('node:child_process');
+const { cmd, args, fd } = workerData;
+const stdio = ['ignore', 'ignore', 'pipe'];
+if (fd !== undefined) stdio.push(fd);
+// LC_ALL=C: the messages are matched ("target is busy").
+const r = spawnSync(cmd, args, { stdio, env: { ...process.env, LC_ALL: 'C' }, encoding: 'utf8' });
+parentPort.postMessage({ code: r.status, signal: r.signal, stderr: r.stderr || '', spawnError: r.error ? cmd + ': ' + r.error.message : undefined });
+`;
+
+/** Runs a command (optionally with `fd` as its fd 3) without blocking this thread, see RUNNER. */
 function run(cmd: string, args: string[], fd?: number): Promise<RunResult> {
   return new Promise((resolve) => {
-    const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'ignore', 'pipe'];
-    if (fd !== undefined) stdio.push(fd);
-    // LC_ALL=C: the messages are matched above ("target is busy").
-    const child = spawn(cmd, args, { stdio, env: { ...process.env, LC_ALL: 'C' } });
-    let stderr = '';
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (s: string) => {
-      stderr += s;
-    });
-    child.on('error', (err) => resolve({ code: null, signal: null, stderr, spawnError: `${cmd}: ${err.message}` }));
-    child.on('close', (code, signal) => resolve({ code, signal, stderr }));
+    const worker = new Worker(RUNNER, { eval: true, workerData: { cmd, args, fd } });
+    let result: RunResult | undefined;
+    worker.once('message', (r: RunResult) => (result = r));
+    worker.once('error', (err) => (result = { code: null, signal: null, stderr: '', spawnError: `${cmd}: ${err.message}` }));
+    worker.once('exit', () => resolve(result ?? { code: null, signal: null, stderr: '', spawnError: `${cmd}: the runner thread exited` }));
   });
 }
