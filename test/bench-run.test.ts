@@ -26,6 +26,8 @@ if (process.geteuid?.() !== 0) {
 } else if (!fs.existsSync(MAIN) || !fs.existsSync(SERVER)) {
   t.fail('dist/ is not built: run `npm run build` (npm test does)');
 } else {
+  // ~25 s here (two rounds of every step on three configurations, cache drops); room for a busy machine.
+  t.setTimeout(300_000);
   t.test('tsfuse bench --json at a tiny scale', async (t) => {
     const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-bench-run-')));
     const dir = path.join(base, 'dir');
