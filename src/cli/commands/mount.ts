@@ -226,16 +226,19 @@ async function serveUntilStopped(handle: MountHandle, statsFile: string | undefi
 
 async function unmountPolitely(handle: MountHandle, log: Logger): Promise<void> {
   const mnt = handle.mountpoint;
+  let why: string;
   try {
     await handle.unmount({ lazy: false });
+    return;
   } catch (err) {
-    if (err instanceof MountError && err.code === 'EBUSY') {
-      // Open files keep the connection (and this server) alive until they are closed.
-      log.info(`tsfuse: ${mnt} is busy; detached it lazily, serving open files until they are closed`);
-    } else {
-      log.error(`tsfuse: unmounting ${mnt} failed (${(err as Error).message}); detaching it lazily`);
-    }
-    await handle.unmount({ lazy: true }).catch((e: Error) => log.error(`tsfuse: lazy unmount of ${mnt} failed: ${e.message}`));
+    why = err instanceof MountError && err.code === 'EBUSY' ? 'was busy' : `could not be unmounted (${(err as Error).message})`;
+  }
+  try {
+    await handle.unmount({ lazy: true });
+    // Open files keep the connection (and this server) alive until they are closed.
+    log.info(`tsfuse: ${mnt} ${why}; detached it lazily, serving open files until they are closed`);
+  } catch (err) {
+    log.error(`tsfuse: lazy unmount of ${mnt} failed: ${(err as Error).message}`);
   }
 }
 
