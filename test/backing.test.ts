@@ -330,17 +330,31 @@ t.test('an unexpected BACKING_OPEN errno: plain, warned once per errno', async (
   t.match(warnings[0], /ENOMEM/);
 });
 
-t.test('check(): a start-up BACKING_OPEN/CLOSE', async (t) => {
+t.test('check(): a start-up BACKING_OPEN', async (t) => {
   const ok = setup();
   t.equal(ok.registry.check(5), true);
-  t.same(ok.kernel.calls.map((c) => c.op), ['open', 'close']);
+  t.same(ok.kernel.calls.map((c) => c.op), ['open', 'close'], 'a regular file: registered and closed at once');
   t.equal(ok.kernel.live.size, 0);
 
-  const refused = setup();
-  refused.kernel.failOpen = () => 'EPERM';
-  t.equal(refused.registry.check(5), false);
-  t.equal(refused.registry.enabled, false);
-  t.equal(refused.warnings.length, 1);
+  // The session checks with a directory: past the capability check, the kernel says EISDIR.
+  for (const errno of ['EISDIR', 'EINVAL', 'EBADF', 'ELOOP'] as const) {
+    const dir = setup();
+    dir.kernel.failOpen = () => errno;
+    t.equal(dir.registry.check(5), true, `${errno}: allowed`);
+    t.equal(dir.registry.enabled, true);
+    t.equal(dir.warnings.length, 0);
+  }
+
+  for (const errno of ['EPERM', 'ENOTTY', 'EOPNOTSUPP'] as const) {
+    const refused = setup();
+    refused.kernel.failOpen = () => errno;
+    t.equal(refused.registry.check(5), false, `${errno}: refused`);
+    t.equal(refused.registry.enabled, false);
+    t.equal(refused.warnings.length, 1);
+    refused.registry.open(2, { fh: 1, openFlags: 0, passthrough: true, backingFd: 10 });
+    t.equal(refused.kernel.backingOpens, 1, 'no BACKING_OPEN at open time');
+    t.equal(refused.warnings.length, 1, 'still one warning');
+  }
 
   const required = setup({ require: true });
   required.kernel.failOpen = () => 'EPERM';

@@ -59,9 +59,26 @@ export function openOut(o: OpenReply): OpenOut {
   if (o.stream) openFlags |= FOPEN_STREAM;
   if (o.noflush) openFlags |= FOPEN_NOFLUSH;
   if (o.parallelDirectWrites) openFlags |= FOPEN_PARALLEL_DIRECT_WRITES;
-  // `passthrough`/`backingFd` wait for the session's backing-id registry (src/kernel/backing.ts);
-  // until then such an open is served as a plain one, which the kernel accepts.
+  // OPENDIR: directories never pass through. Files go through fileOpenOut.
   return { fh: o.fh, openFlags };
+}
+
+/**
+ * [passthrough wiring, helper-2] OPEN/CREATE/TMPFILE: the session's backing registry decides
+ * whether this open passes through (one shared backing id per inode, see src/kernel/backing.ts)
+ * and counts it until RELEASE. If that fails (passthrough required but refused), the
+ * filesystem's open is undone, since no RELEASE will ever come for it — and for CREATE/TMPFILE
+ * (`created`) the lookup reference the entry carried, since no FORGET will come either.
+ */
+async function fileOpenOut(fs: Filesystem, ctx: RequestContext, nodeid: number, o: OpenReply, flags: number,
+  created = false): Promise<OpenOut> {
+  try {
+    return ctx.openOut(nodeid, { ...openOut(o), passthrough: o.passthrough === true, backingFd: o.backingFd });
+  } catch (err) {
+    await fs.release?.(ctx, nodeid, o.fh, flags).catch(() => {});
+    if (created) fs.forget?.(nodeid, 1);
+    throw err;
+  }
 }
 
 function statxOut(r: StatxReply): StatxOut {
@@ -207,7 +224,10 @@ const TABLE: Table = {
   },
   [Opcode.OPEN]: {
     needs: ['open'],
-    run: async (fs, req, ctx) => encodeOpenReply(req.header.unique, openOut(await fs.open!(ctx, req.header.nodeid, req.flags))),
+    run: async (fs, req, ctx) => {
+      const r = await fs.open!(ctx, req.header.nodeid, req.flags);
+      return encodeOpenReply(req.header.unique, await fileOpenOut(fs, ctx, req.header.nodeid, r, req.flags));
+    },
   },
   [Opcode.READ]: {
     needs: ['read'],
@@ -307,7 +327,7 @@ const TABLE: Table = {
     run: async (fs, req, ctx) => {
       ctx.umask = req.umask;
       const r = await fs.create!(ctx, req.header.nodeid, req.name, req.mode, req.flags);
-      return encodeCreateReply(req.header.unique, entryOut(r), openOut(r.open));
+      return encodeCreateReply(req.header.unique, entryOut(r), await fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, true));
     },
   },
   [Opcode.BMAP]: {
@@ -349,7 +369,7 @@ const TABLE: Table = {
     run: async (fs, req, ctx) => {
       ctx.umask = req.umask;
       const r = await fs.tmpfile!(ctx, req.header.nodeid, req.mode, req.flags);
-      return encodeCreateReply(req.header.unique, entryOut(r), openOut(r.open));
+      return encodeCreateReply(req.header.unique, entryOut(r), await fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, true));
     },
   },
   [Opcode.STATX]: {

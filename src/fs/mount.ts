@@ -5,6 +5,7 @@ import { abortConnection, connectionId, openDevice } from '../kernel/device';
 import { MountError } from '../kernel/errors';
 import { checkMountpoint, mountDevice, resolveMountOptions, unmount as unmountPath } from '../kernel/mount';
 import type { MountOptions as KernelMountOptions } from '../kernel/mount';
+import type { IoctlFunction } from '../kernel/backing';
 import { Session } from '../kernel/session';
 import { deviceTransport } from '../kernel/transport';
 import type { Filesystem } from './api';
@@ -22,6 +23,14 @@ export interface MountOptions extends KernelMountOptions {
   transport?: 'auto' | 'epoll' | 'worker';
   /** Milliseconds to wait for the kernel's INIT after mounting (default 10000). */
   initTimeout?: number;
+  /**
+   * [passthrough wiring, helper-2] With `features.passthrough`: fail the mount when the kernel
+   * does not grant passthrough or refuses backing files (`--passthrough require`), instead of
+   * one warning and serving every open through the server.
+   */
+  requirePassthrough?: boolean;
+  /** [passthrough wiring, helper-2] Test switch: replaces ioctl-napi for BACKING_OPEN/CLOSE (e.g. to inject EPERM). */
+  backingIoctl?: IoctlFunction;
 }
 
 export interface MountHandle {
@@ -66,7 +75,11 @@ export async function mount(filesystem: Filesystem, target: string, options: Mou
   const fd = openDevice();
   // The kernel fails reads into buffers shorter than max_write + 80 bytes with EINVAL.
   const transport = deviceTransport(fd, maxWrite + 4096, options.transport);
-  const session = new Session(transport, bridge, { log: options.log, debug: options.debug });
+  const session = new Session(transport, bridge, {
+    log: options.log,
+    debug: options.debug,
+    backing: { deviceFd: fd, require: options.requirePassthrough, ioctl: options.backingIoctl },
+  });
   try {
     await mountDevice(fd, mountpoint, options);
   } catch (err) {

@@ -280,10 +280,13 @@ export class BackingRegistry {
   }
 
   /**
-   * Tries BACKING_OPEN + BACKING_CLOSE on `fd` (a regular file on the backing filesystem), so
-   * that a session-wide refusal shows at start instead of at the first open. Returns whether it
-   * worked; with `require`, a session-wide refusal throws instead. No-op (false) when
-   * passthrough is off.
+   * Checks at start that this process may register backing files at all, so that a refusal
+   * shows at mount time instead of at the first open: one BACKING_OPEN of `fd` (and
+   * BACKING_CLOSE if it registered). The kernel tests the connection and CAP_SYS_ADMIN (EPERM)
+   * before it looks at the file (EBADF, EISDIR, EINVAL for other non-regular files, ELOOP for
+   * its stack depth), so a directory fd is enough: EISDIR means allowed, and registers nothing.
+   * EPERM/ENOTTY/EOPNOTSUPP switch passthrough off (with `require`, throw). Returns whether
+   * passthrough stays on; no ioctl when it is off.
    */
   check(fd: number): boolean {
     if (!this.active) return false;
@@ -292,9 +295,12 @@ export class BackingRegistry {
       id = this.ioctl(this.deviceFd, FUSE_DEV_IOC_BACKING_OPEN, encodeBackingMap(fd));
     } catch (err) {
       const code = ioctlErrno(err);
-      if (SESSION_WIDE_ERRNOS.has(code)) this.switchOff(code);
-      else this.debug(`passthrough check: BACKING_OPEN of fd ${fd} failed with ${code}`);
-      return false;
+      if (code === 'EPERM' || code === 'ENOTTY' || code === 'EOPNOTSUPP') {
+        this.switchOff(code);
+        return false;
+      }
+      this.debug(`passthrough check: BACKING_OPEN of fd ${fd} answered ${code}: allowed`);
+      return true;
     }
     try {
       this.ioctl(this.deviceFd, FUSE_DEV_IOC_BACKING_CLOSE, encodeU32Arg(id));

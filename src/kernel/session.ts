@@ -3,7 +3,7 @@
 // malformed requests itself, hands everything else to a Dispatcher (src/fs/bridge.ts adapts the
 // user's filesystem to it), writes the reply on the channel the request came from, counts
 // requests and errors per opcode, and sends notifications.
-import { FUSE_EXPIRE_ONLY, Opcode } from '../protocol/constants';
+import { FOPEN_PASSTHROUGH, FUSE_EXPIRE_ONLY, Opcode } from '../protocol/constants';
 import { decodeRequest, DEFAULT_DECODE_CONTEXT } from '../protocol/decode';
 import { describeDecodeError, describeRequest } from '../protocol/debug';
 import { Errno, errnoFromError, errnoName } from '../protocol/errors';
@@ -15,7 +15,9 @@ import {
 import { OPCODE_TABLE, opcodeName } from '../protocol/opcodes';
 import { encodeEmptyReply, encodeErrorReply, OUT_HEADER_SIZE } from '../protocol/reply';
 import type { DecodeContext, DecodeError, ForgetOne, InitRequest, Request } from '../protocol/requests';
-import type { InHeader } from '../protocol/types';
+import type { InHeader, OpenOut } from '../protocol/types';
+import * as fs from 'node:fs';
+import { BackingRegistry, type IoctlFunction, type OpenIntent } from './backing';
 import { errnoError } from './errors';
 import type { ReplyChannel, Transport, TransportSink } from './transport';
 
@@ -56,6 +58,10 @@ export class RequestContext {
   interrupted = false;
   /** Set when --debug timing is on. */
   started = 0;
+  // [passthrough wiring, helper-2] The session's backing-id registry, and the open this request's
+  // reply carries (set by openOut): if that reply never reaches the kernel, no RELEASE will come.
+  backing: BackingRegistry | null = null;
+  opened: { nodeid: number; fh: number } | null = null;
   // Created on first use of `signal`: most handlers never look, and an AbortController per
   // request would be paid on every request.
   private controller: AbortController | undefined;
@@ -76,6 +82,18 @@ export class RequestContext {
     return this.controller.signal;
   }
 
+  /**
+   * [passthrough wiring, helper-2] The fuse_open_out of an OPEN/CREATE/TMPFILE reply: the
+   * backing registry decides passthrough per inode (src/kernel/backing.ts) and counts the open
+   * until its RELEASE. Call it only while encoding the reply that will be sent.
+   */
+  openOut(nodeid: number, intent: OpenIntent): OpenOut {
+    if (this.backing === null) return { fh: intent.fh, openFlags: intent.openFlags & ~FOPEN_PASSTHROUGH };
+    const out = this.backing.open(nodeid, intent);
+    this.opened = { nodeid, fh: intent.fh };
+    return out;
+  }
+
   interrupt(): void {
     if (this.interrupted) return;
     this.interrupted = true;
@@ -92,6 +110,13 @@ export interface SessionOptions {
   log?: (line: string) => void;
   /** When set: one line per request and per reply, strace style, with the time taken. */
   debug?: (line: string) => void;
+  /**
+   * [passthrough wiring, helper-2] FUSE passthrough backing files (src/kernel/backing.ts): the
+   * /dev/fuse fd to register them on; `require` makes a kernel that refuses passthrough fatal
+   * (the session ends before serving); `ioctl` replaces ioctl-napi (tests inject EPERM).
+   * Without it, open replies never pass through.
+   */
+  backing?: { deviceFd: number; require?: boolean; ioctl?: IoctlFunction };
 }
 
 /** Requests and error replies per opcode name; every opcode is present (0 when never seen). */
@@ -102,6 +127,8 @@ export interface SessionStats {
   inFlight: number;
   /** Replies the kernel refused with ENOENT: it had given up on the request (interrupted). */
   orphanedReplies: number;
+  /** [passthrough wiring, helper-2] Backing ids: live (registered, not closed), and totals since the start. */
+  backing: { enabled: boolean; live: number; registered: number; closed: number; failed: number };
 }
 
 // Opcodes 1..53 index the counters directly; slot 0 collects CUSE_INIT and unknown opcodes.
@@ -126,6 +153,8 @@ export class Session {
   readonly closed: Promise<void>;
   /** Why the connection ended, when it was not a normal unmount (ENODEV). */
   endError: Error | null = null;
+  /** [passthrough wiring, helper-2] Passthrough backing ids of this connection (null: no device fd given). */
+  readonly backing: BackingRegistry | null;
 
   private readonly requests = new Float64Array(COUNTER_SLOTS);
   private readonly errors = new Float64Array(COUNTER_SLOTS);
@@ -154,6 +183,14 @@ export class Session {
   ) {
     this.log = options.log ?? ((line) => console.error(line));
     this.debug = options.debug;
+    const b = options.backing;
+    this.backing = b === undefined ? null : new BackingRegistry({
+      deviceFd: b.deviceFd,
+      require: b.require,
+      ioctl: b.ioctl,
+      warn: (m) => this.log(`tsfuse: ${m}`),
+      debug: this.debug,
+    });
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -199,7 +236,11 @@ export class Session {
     }
     requests.OTHER = this.requests[OTHER_SLOT];
     errors.OTHER = this.errors[OTHER_SLOT];
-    return { requests, errors, inFlight: this.inflight.size, orphanedReplies: this.orphaned };
+    const b = this.backing;
+    const backing = b === null
+      ? { enabled: false, live: 0, registered: 0, closed: 0, failed: 0 }
+      : { enabled: b.enabled, ...b.stats };
+    return { requests, errors, inFlight: this.inflight.size, orphanedReplies: this.orphaned, backing };
   }
 
   // ---- requests ---------------------------------------------------------------------------------
@@ -234,8 +275,15 @@ export class Session {
       case Opcode.DESTROY:
         this.onDestroy(req.header.unique, channel);
         return false;
+      case Opcode.RELEASE:
+        // [passthrough wiring, helper-2] Counted here, not in the filesystem's release(): the
+        // kernel dropped this open's io mode before sending RELEASE, and the reference must go
+        // even when the filesystem has no release() (ENOSYS) or it fails.
+        this.backing?.release(req.header.nodeid, req.fh);
+        break;
     }
     const ctx = new RequestContext(req.header);
+    ctx.backing = this.backing;
     if (this.negotiated === null) {
       // The kernel sends nothing before INIT is answered; a peer that does gets EIO.
       this.send(ctx, slot, channel, Errno.EIO);
@@ -299,13 +347,18 @@ export class Session {
       const ms = ctx.started > 0 ? ` (${(performance.now() - ctx.started).toFixed(3)} ms)` : '';
       this.debug(`  unique=${ctx.unique} -> ${error === 0 ? 'OK' : errnoName(error) ?? `errno ${error}`}${ms}`);
     }
-    this.write(channel, data, ctx.unique);
+    if (!this.write(channel, data, ctx.unique) && ctx.opened !== null && !this.ended) {
+      // [passthrough wiring, helper-2] The kernel never got this open: no RELEASE will come.
+      this.backing?.notDelivered(ctx.opened.nodeid, ctx.opened.fh);
+    }
   }
 
-  private write(channel: ReplyChannel, data: Buffer | readonly Buffer[], unique: number): void {
-    if (this.ended) return;
+  /** Writes one reply; false when the kernel did not take it. */
+  private write(channel: ReplyChannel, data: Buffer | readonly Buffer[], unique: number): boolean {
+    if (this.ended) return false;
     try {
       channel.write(data);
+      return true;
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (code === 'ENOENT') {
@@ -315,6 +368,7 @@ export class Session {
       } else if (code !== 'ENODEV') {
         this.log(`tsfuse: writing the reply to unique ${unique} failed: ${oneLine(err)}`);
       }
+      return false;
     }
   }
 
@@ -339,8 +393,10 @@ export class Session {
       return;
     }
     let result;
+    let wants: InitWants = {};
     try {
-      result = negotiateInit(req, this.dispatcher.initWants?.(req) ?? {});
+      wants = this.dispatcher.initWants?.(req) ?? {};
+      result = negotiateInit(req, wants);
     } catch (err) {
       this.errors[Opcode.INIT]++;
       this.log(`tsfuse: INIT failed: ${oneLine(err)}`);
@@ -368,6 +424,16 @@ export class Session {
       this.decodeContext = negotiated.decodeContext;
       this.debug?.(`INIT ${negotiated.major}.${negotiated.minor} flags ${negotiated.flags.join(',')} max_write ${negotiated.maxWrite}`);
       this.write(channel, reply, unique);
+      // [passthrough wiring, helper-2] After the reply: the kernel turns passthrough on while it
+      // processes it, and BACKING_OPEN is EPERM before.
+      try {
+        this.startPassthrough(negotiated, wants, result.warnings);
+      } catch (err) {
+        this.log(`tsfuse: ${(err as Error).message}`);
+        this.rejectReady(err as Error);
+        this.close();
+        return;
+      }
       this.resolveReady(negotiated);
     };
     const refuse = (err: unknown): void => {
@@ -385,6 +451,36 @@ export class Session {
     }
     if (isPromise(pending)) pending.then(answer, refuse);
     else answer();
+  }
+
+  /**
+   * [passthrough wiring, helper-2] Tells the backing registry what INIT settled and says why
+   * passthrough is off when it was asked for: one warning, or with `require` an error that ends
+   * the session. When granted, one BACKING_OPEN of a directory checks at once that this process
+   * may register backing files: the kernel tests CAP_SYS_ADMIN before the file type, so EISDIR
+   * means allowed (and registers nothing), EPERM not — better at mount time than at the first
+   * open.
+   */
+  private startPassthrough(negotiated: NegotiatedInit, wants: InitWants, warnings: readonly string[]): void {
+    const about = warnings.filter((w) => /passthrough|WRITEBACK_CACHE/i.test(w));
+    const wanted = wants.passthrough === true || (wants.flags ?? []).includes('FUSE_PASSTHROUGH');
+    // E.g. writeback cache refused in favour of passthrough: the user asked for both.
+    if (negotiated.passthrough) for (const w of about) this.log(`tsfuse: ${w}`);
+    const b = this.backing;
+    if (b === null) return;
+    b.negotiated(negotiated.passthrough, wanted, about.length > 0 ? about.join('; ') : undefined, negotiated.maxStackDepth);
+    if (!negotiated.passthrough) return;
+    let dir: number;
+    try {
+      dir = fs.openSync('/', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    } catch {
+      return;
+    }
+    try {
+      b.check(dir);
+    } finally {
+      fs.closeSync(dir);
+    }
   }
 
   private forget(items: readonly ForgetOne[]): void {
@@ -415,6 +511,8 @@ export class Session {
     this.endError = err;
     if (err !== null) this.log(`tsfuse: the FUSE connection failed: ${oneLine(err)}`);
     this.transport.close();
+    // [passthrough wiring, helper-2] The kernel dropped the connection's backing ids with it.
+    this.backing?.clear();
     // Handlers still running learn that nobody waits for them any more.
     for (const ctx of this.inflight.values()) ctx.interrupt();
     this.inflight.clear();
