@@ -50,8 +50,16 @@ export function entryOut(e: Entry): EntryOut {
   return { nodeid: e.nodeid, generation: e.generation ?? 0, entryValid, entryValidNsec, attrValid, attrValidNsec, attr: e.attr };
 }
 
-export function openOut(o: OpenReply): OpenOut {
+/**
+ * fuse_open_out for an open reply. `fileOf` is the filesystem, for a file (not directory) open:
+ * without a flush() method the open gets FOPEN_NOFLUSH, so no close(2) waits for a FLUSH round
+ * trip only to learn ENOSYS. That also keeps a child's exec from blocking in FLUSH on a file
+ * it inherited from a server process holding its own mount's files open: libuv's spawn waits
+ * for that exec on the very thread that would have to answer.
+ */
+export function openOut(o: OpenReply, fileOf?: Filesystem): OpenOut {
   let openFlags = 0;
+  if (fileOf !== undefined && typeof fileOf.flush !== 'function') openFlags |= FOPEN_NOFLUSH;
   if (o.directIo) openFlags |= FOPEN_DIRECT_IO;
   if (o.keepCache) openFlags |= FOPEN_KEEP_CACHE;
   if (o.nonseekable) openFlags |= FOPEN_NONSEEKABLE;
@@ -73,7 +81,7 @@ export function openOut(o: OpenReply): OpenOut {
 async function fileOpenOut(fs: Filesystem, ctx: RequestContext, nodeid: number, o: OpenReply, flags: number,
   created = false): Promise<OpenOut> {
   try {
-    return ctx.openOut(nodeid, { ...openOut(o), passthrough: o.passthrough === true, backingFd: o.backingFd });
+    return ctx.openOut(nodeid, { ...openOut(o, fs), passthrough: o.passthrough === true, backingFd: o.backingFd });
   } catch (err) {
     await fs.release?.(ctx, nodeid, o.fh, flags).catch(() => {});
     if (created) fs.forget?.(nodeid, 1);

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { abortConnection, connectionId, openDevice } from '../kernel/device';
 import { MountError } from '../kernel/errors';
-import { checkMountpoint, mountDevice, resolveMountOptions, unmount as unmountPath } from '../kernel/mount';
+import { checkMountpoint, mountDevice, requireRoot, resolveMountOptions, unmount as unmountPath } from '../kernel/mount';
 import type { MountOptions as KernelMountOptions } from '../kernel/mount';
 import type { IoctlFunction } from '../kernel/backing';
 import { Session } from '../kernel/session';
@@ -63,6 +63,7 @@ const DEFAULT_INIT_TIMEOUT_MS = 10000;
  */
 export async function mount(filesystem: Filesystem, target: string, options: MountOptions = {}): Promise<MountHandle> {
   resolveMountOptions(target, options); // invalid options fail before anything is opened
+  requireRoot(target);
   await checkMountpoint(target, options.rootMode);
   // As mount(8) and /proc/self/mountinfo will name it; resolved now, while no request of it
   // can come back to this process.

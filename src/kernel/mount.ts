@@ -113,6 +113,17 @@ export async function checkMountpoint(mountpoint: string, rootMode = S_IFDIR): P
   }
 }
 
+/**
+ * Mounting with `-o fd=N` is root's: a non-root mount needs fusermount3, whose fd comes back
+ * over a unix socket that Node's child_process cannot receive (KERNEL-NOTES).
+ */
+export function requireRoot(mountpoint: string): void {
+  const uid = process.geteuid?.() ?? 0;
+  if (uid !== 0) {
+    throw new MountError('EPERM', mountpoint, `mounting ${mountpoint} needs root: tsfuse mounts with mount(8) -o fd=N, which only root may do (running as uid ${uid})`);
+  }
+}
+
 /** Whether `path` is a FUSE mount whose server is gone (stat fails with ENOTCONN). */
 export async function isDeadMount(path: string): Promise<boolean> {
   try {
@@ -125,14 +136,11 @@ export async function isDeadMount(path: string): Promise<boolean> {
 
 /**
  * Mounts the FUSE device `fd` on `mountpoint`. Resolves once mount(8) succeeded; the kernel's
- * INIT is then waiting to be read from `fd`. Needs root (a non-root mount needs fusermount3,
- * whose fd comes back over a unix socket that Node's child_process cannot receive).
+ * INIT is then waiting to be read from `fd`. Needs root (requireRoot).
  */
 export async function mountDevice(fd: number, mountpoint: string, options: MountOptions = {}): Promise<void> {
   const args = mountArgs(mountpoint, options);
-  if (process.geteuid !== undefined && process.geteuid() !== 0) {
-    throw new MountError('EPERM', mountpoint, `mounting ${mountpoint} needs root: tsfuse mounts with mount(8) -o fd=N, which only root may do (uid ${process.geteuid()})`);
-  }
+  requireRoot(mountpoint);
   await checkMountpoint(mountpoint, options.rootMode);
   const r = await run('mount', args, fd);
   if (r.code !== 0) {
