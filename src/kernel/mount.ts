@@ -6,6 +6,7 @@
 // Both commands run off the thread that serves requests (see run()): umount(8) sends GETATTR and
 // STATFS to the filesystem, and that thread must stay free to answer.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { errnoCodeOf, MountError } from './errors';
 
@@ -35,8 +36,11 @@ const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const VALID_ROOT_TYPES = new Set([0o010000, 0o020000, S_IFDIR, 0o060000, 0o100000, 0o120000, 0o140000]);
 const ID_MAX = 0xfffffffe; // (u32)-1 is the kernel's "invalid id"
-/** mount(8) splits -o on commas and /proc/mounts on whitespace; names may hold neither. */
-const NAME_RE = /^[^\s,=\\]+$/;
+/**
+ * mount(8) splits -o on commas and /proc/mounts on whitespace; names may hold neither, and may
+ * not start with '-', which mount(8) would take for an option.
+ */
+const NAME_RE = /^[^\s,=\\-][^\s,=\\]*$/;
 
 /** Checks `options` and fills in the defaults; throws MountError('EINVAL') naming the bad option. */
 export function resolveMountOptions(mountpoint: string, options: MountOptions = {}): Required<Omit<MountOptions, 'maxRead'>> & { maxRead?: number } {
@@ -45,7 +49,7 @@ export function resolveMountOptions(mountpoint: string, options: MountOptions = 
   };
   const name = (key: 'fsname' | 'subtype', value: string | undefined): string => {
     if (value === undefined) return 'tsfuse';
-    if (typeof value !== 'string' || !NAME_RE.test(value)) bad(`${key}=${JSON.stringify(value)}: needs a non-empty name without spaces, commas, '=' or '\\'`);
+    if (typeof value !== 'string' || !NAME_RE.test(value)) bad(`${key}=${JSON.stringify(value)}: needs a non-empty name without spaces, commas, '=' or '\\', not starting with '-'`);
     return value;
   };
   const id = (key: 'userId' | 'groupId', value: number | undefined, dflt: number): number => {
@@ -86,7 +90,7 @@ export function mountArgs(mountpoint: string, options: MountOptions = {}, childF
   if (o.defaultPermissions) opts.push('default_permissions');
   if (o.maxRead !== undefined) opts.push(`max_read=${o.maxRead}`);
   if (o.readOnly) opts.push('ro');
-  return ['-i', '-t', `fuse.${o.subtype}`, '-o', opts.join(','), o.fsname, mountpoint];
+  return ['-i', '-t', `fuse.${o.subtype}`, '-o', opts.join(','), o.fsname, path.resolve(mountpoint)];
 }
 
 /**
@@ -155,7 +159,8 @@ export async function mountDevice(fd: number, mountpoint: string, options: Mount
  * The server then reads ENODEV and its session ends.
  */
 export async function unmount(mountpoint: string, options: { lazy?: boolean } = {}): Promise<void> {
-  const r = await run('umount', options.lazy ? ['-l', mountpoint] : [mountpoint]);
+  const target = path.resolve(mountpoint); // never an argument that starts with '-'
+  const r = await run('umount', options.lazy ? ['-l', target] : [target]);
   if (r.code === 0) return;
   const msg = r.spawnError ?? (r.stderr.trim() || `exit status ${r.code ?? r.signal}`);
   if (/busy/i.test(msg)) {
