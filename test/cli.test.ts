@@ -343,6 +343,27 @@ t.test('--daemon: returns when ready, options from env and config, tsfuse umount
   t.ok(counts.LOOKUP > 0, 'the daemon wrote its stats on the way out');
 });
 
+t.test('--passthrough require: reads go around the server, or the mount is refused', { skip: !root && 'needs root' }, async (t) => {
+  const { dir, src, mnt, pids } = mountDirs(t);
+  const stats = path.join(dir, 'stats.json');
+  const r = await tsfuse(['mount', src, mnt, '--passthrough', 'require', '--daemon', '--stats-file', stats]);
+  const pid = Number(/\(pid (\d+), passthrough require\)/.exec(r.stdout)?.[1]);
+  if (pid) pids.push(pid);
+  if (r.status !== 0) {
+    // A kernel without passthrough (< 6.9, or no CAP_SYS_ADMIN): the refusal is the behaviour under test.
+    t.match(r.stderr, /passthrough/i, `refused, saying why: ${r.stderr}`);
+    t.equal(mountLine(mnt), undefined, 'nothing mounted');
+    return;
+  }
+  t.ok(pid > 0, r.stdout);
+  t.equal(fs.readFileSync(path.join(mnt, 'hello.txt'), 'utf8'), 'hello through the mount\n');
+  t.equal((await tsfuse(['umount', mnt])).status, 0);
+  await until('the daemon to exit', () => !alive(pid));
+  const counts = JSON.parse(fs.readFileSync(stats, 'utf8')) as Record<string, number>;
+  t.equal(counts.OPEN, 1, 'the open reached the server');
+  t.equal(counts.READ, 0, 'the read did not: the kernel read the backing file itself');
+});
+
 t.test('--daemon that cannot mount: the parent says why and exits non-zero', { skip: !root && 'needs root' }, async (t) => {
   const { src, mnt, pids } = mountDirs(t);
   fs.writeFileSync(path.join(mnt, 'occupied'), '');

@@ -151,7 +151,7 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
   const log = options.logFile && pipe === undefined ? Logger.file(options.logFile) : args.log;
   try {
     const loopback = new Loopback(src, {
-      // 'require' is rw that must be granted; checked below once INIT has said.
+      // 'require' is rw that must be granted: requirePassthrough below makes a refusal fatal.
       passthrough: options.passthrough === 'require' ? 'rw' : options.passthrough,
       maxStackDepth: options.maxStackDepth,
       attrTimeout: options.attrTimeout,
@@ -162,14 +162,10 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
       ...options.options,
       fsname: options.options.fsname ?? src,
       subtype: options.options.subtype ?? 'tsfuse',
+      requirePassthrough: options.passthrough === 'require',
       log: (line) => log.error(line),
       debug: options.debug ? (line) => log.info(line) : undefined,
     });
-    if (options.passthrough === 'require' && !handle.session.negotiated?.passthrough) {
-      await handle.unmount({ lazy: true }).catch(() => undefined);
-      await handle.closed;
-      throw new CliError('--passthrough require: the kernel did not grant FUSE passthrough (see `tsfuse probe`)');
-    }
     const ready = `tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${options.passthrough === 'off' ? '' : `, passthrough ${options.passthrough}`})`;
     log.info(ready);
     pipe?.ready(ready);
