@@ -131,6 +131,8 @@ t.test('-o understands the usual FUSE options', async (t) => {
   t.same(parseMountOptions(['ro', 'allow_other']).allowOther, true, 'JSON arrays and repeated -o');
   t.throws(() => parseMountOptions('nonempty'), { message: /unknown mount option 'nonempty'/ });
   t.throws(() => parseMountOptions('fsname='), { message: /fsname= needs a name/ });
+  t.throws(() => parseMountOptions('fsname=a=b'), { message: /fsname= needs a name/ });
+  t.throws(() => parseMountOptions('subtype=a\\b'), { message: /subtype= needs a name/ });
   t.throws(() => parseMountOptions('ro=1'), { message: /ro takes no value/ });
   t.throws(() => parseMountOptions(3));
 });

@@ -132,6 +132,9 @@ export interface FuseMountOptions {
   subtype?: string;
 }
 
+/** mount(8) splits its -o list on commas and '=', /proc/mounts on whitespace (kernel/mount.ts checks the same). */
+export const MOUNT_NAME = /^[^\s,=\\]+$/;
+
 export const MOUNT_OPTION_NAMES = ['allow_other', 'default_permissions', 'ro', 'rw', 'fsname=NAME', 'subtype=NAME'];
 
 export function parseMountOptions(value: unknown): FuseMountOptions {
@@ -156,8 +159,7 @@ export function parseMountOptions(value: unknown): FuseMountOptions {
           break;
         case 'fsname':
         case 'subtype':
-          // mount(8) splits its own -o list on commas and /proc/mounts on whitespace.
-          if (!arg || /[\s,]/.test(arg)) throw new ValueError(`mount option ${name}= needs a name without spaces`);
+          if (!arg || !MOUNT_NAME.test(arg)) throw new ValueError(`mount option ${name}= needs a name without spaces, commas, '=' or '\\'`);
           out[name] = arg;
           break;
         default:

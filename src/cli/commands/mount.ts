@@ -9,6 +9,7 @@ import { mount, type MountHandle, type MountOptions } from '../../fs/mount';
 import { connectionId } from '../../kernel/device';
 import { MountError } from '../../kernel/errors';
 import {
+  MOUNT_NAME,
   MOUNT_OPTION_NAMES,
   PASSTHROUGH_MODES,
   option,
@@ -160,7 +161,8 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
     });
     const handle = await mountOrExplain(loopback, mnt, {
       ...options.options,
-      fsname: options.options.fsname ?? src,
+      // SRC names the mount in /proc/mounts, unless its path is not a valid name.
+      fsname: options.options.fsname ?? (MOUNT_NAME.test(src) ? src : 'tsfuse'),
       subtype: options.options.subtype ?? 'tsfuse',
       requirePassthrough: options.passthrough === 'require',
       log: (line) => log.error(line),
