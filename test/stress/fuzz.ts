@@ -44,6 +44,8 @@ export interface FuzzOptions {
   /** How long a batch may wait for its replies before the missing ones are reported. */
   batchTimeoutMs?: number;
   progress?: (done: number) => void;
+  /** Called after each message is pushed (for chasing a finding). */
+  afterPush?: (buf: Buffer, loopback: Loopback) => void;
 }
 
 export interface FuzzResult {
@@ -191,6 +193,9 @@ export class Fuzzer {
     }
     buf = Buffer.from(buf);
     if (buf.length >= 16) buf.writeBigUInt64LE(BigInt(unique), 8);
+    // A flipped byte can make a DESTROY, which ends the filesystem for the rest of the run
+    // (what follows a DESTROY is tested on its own in test/fuzz-session.test.ts).
+    if (buf.length >= 8 && buf.readUInt32LE(4) === Opcode.DESTROY) buf.writeUInt32LE(Opcode.GETATTR, 4);
     return buf;
   }
 }
@@ -334,6 +339,7 @@ export async function fuzzSession(o: FuzzOptions): Promise<FuzzResult> {
         else unanswerable++;
         try {
           tr.push(buf);
+          o.afterPush?.(buf, loopback);
         } catch (err) {
           failures.push(`the session threw ${(err as Error).stack} on ${buf.toString('hex')}`);
           pending.delete(unique);

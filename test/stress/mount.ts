@@ -1,0 +1,110 @@
+// Mounting for `npm run stress` (outside tap): the loopback server of test/fixtures/loopback in a
+// child process, and everything undone when this process exits, normally or on a signal —
+// lazy unmounts, the server killed by pid, temp directories removed.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { LoopbackOptions } from '../../src/fs/loopback';
+
+const SERVE = path.join(__dirname, '..', 'fixtures', 'loopback', 'serve.ts');
+const cleanups: (() => void)[] = [];
+
+function cleanupAll(): void {
+  for (const f of cleanups.splice(0).reverse()) {
+    try {
+      f();
+    } catch {
+      // keep going: the rest must be undone too
+    }
+  }
+}
+process.on('exit', cleanupAll);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => process.exit(130));
+
+export function tempDir(prefix = 'tsfuse-stress-'): string {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Mounts a tmpfs of `size` on `dir` until exit. */
+export function tmpfs(dir: string, size: string): boolean {
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tsfuse-stress', dir]);
+  if (r.status !== 0) return false;
+  cleanups.push(() => void spawnSync('umount', ['-l', dir]));
+  return true;
+}
+
+export interface StressMount {
+  src: string;
+  mnt: string;
+  server: ChildProcess;
+  stats(): Promise<any>;
+  close(): Promise<void>;
+}
+
+export async function mountLoopback(base: string, options: LoopbackOptions): Promise<StressMount> {
+  const src = path.join(base, 'src');
+  const mnt = path.join(base, 'mnt');
+  fs.mkdirSync(src, { recursive: true });
+  fs.mkdirSync(mnt, { recursive: true });
+  const server = spawn(process.execPath, [...process.execArgv, SERVE, src, mnt, JSON.stringify(options)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, UV_THREADPOOL_SIZE: '16' },
+  });
+  const kill = (): void => {
+    spawnSync('umount', ['-l', mnt]);
+    if (server.exitCode === null && server.signalCode === null && server.pid !== undefined) process.kill(server.pid, 'SIGKILL');
+  };
+  cleanups.push(kill);
+  const lines: string[] = [];
+  const waiting: ((l: string) => void)[] = [];
+  let buf = '';
+  server.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    buf += s;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      const w = waiting.shift();
+      if (w) w(line);
+      else lines.push(line);
+    }
+  });
+  const next = (): Promise<string> => new Promise((resolve, reject) => {
+    const l = lines.shift();
+    if (l !== undefined) return resolve(l);
+    waiting.push(resolve);
+    server.once('exit', (c, s) => reject(new Error(`loopback server exited (${c ?? s})`)));
+  });
+  const ready = await next();
+  if (ready !== 'ready') throw new Error(`loopback server: ${ready}`);
+  if (server.pid !== undefined) spawnSync('prlimit', [`--pid=${server.pid}`, '--nofile=200000:200000']);
+  return {
+    src,
+    mnt,
+    server,
+    stats: async () => {
+      server.stdin!.write('stats\n');
+      return JSON.parse(await next());
+    },
+    close: async () => {
+      spawnSync('umount', ['-l', mnt]);
+      server.stdin!.end();
+      const exited = new Promise((r) => server.once('exit', r));
+      const timer = setTimeout(kill, 5000);
+      if (server.exitCode === null && server.signalCode === null) await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** The server's resident memory in KiB (VmRSS). */
+export function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+export function fdCount(pid: number): number {
+  return fs.readdirSync(`/proc/${pid}/fd`).length;
+}
