@@ -18,6 +18,8 @@
  * bigints.
  */
 
+import type { Attr } from '../protocol/types';
+
 /** Who is asking: the caller's credentials as the kernel reports them. */
 export interface RequestContext {
   /** Request id, unique among the requests in flight. */
@@ -39,27 +41,12 @@ export interface CreateContext extends RequestContext {
   readonly umask: number;
 }
 
-/** struct fuse_attr: what stat(2) shows for a node. Times are seconds + nanoseconds. */
-export interface Attr {
-  ino: number;
-  size: number;
-  blocks: number;
-  atime: number;
-  mtime: number;
-  ctime: number;
-  atimensec: number;
-  mtimensec: number;
-  ctimensec: number;
-  /** File type and permission bits, as in st_mode. */
-  mode: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-  rdev: number;
-  blksize: number;
-  /** FUSE_ATTR_* flags (FUSE_ATTR_SUBMOUNT, FUSE_ATTR_DAX); usually 0. */
-  flags: number;
-}
+/**
+ * struct fuse_attr: what stat(2) shows for a node. Times are seconds +
+ * nanoseconds; `mode` holds the file type and permission bits as st_mode does;
+ * `flags` holds FUSE_ATTR_* bits (usually 0). One definition, shared with the codec.
+ */
+export type { Attr };
 
 /** The reply to LOOKUP and to every operation that creates a node. */
 export interface Entry {
