@@ -348,7 +348,24 @@ export async function fuzzSession(o: FuzzOptions): Promise<FuzzResult> {
       }
       drain();
       const deadline = Date.now() + timeout;
+      let interrupted = false;
       while (pending.size > 0 && Date.now() < deadline) {
+        // A SETLKW may rightly wait for a lock an earlier SETLK took under another owner; the
+        // kernel would INTERRUPT it when its caller gives up, and so does this harness.
+        if (!interrupted && Date.now() > deadline - timeout / 2) {
+          interrupted = true;
+          for (const [u, req] of pending) {
+            if (req.length < 8 || req.readUInt32LE(4) !== Opcode.SETLKW) continue;
+            const body = Buffer.alloc(8);
+            body.writeBigUInt64LE(BigInt(u), 0);
+            const intr = Buffer.alloc(IN_HEADER + 8);
+            intr.writeUInt32LE(intr.length, 0);
+            intr.writeUInt32LE(Opcode.INTERRUPT, 4);
+            intr.writeBigUInt64LE(BigInt((unique += 2)), 8);
+            body.copy(intr, IN_HEADER);
+            tr.push(intr);
+          }
+        }
         await Promise.race([tr.waitReplies(tr.replies.length + 1), new Promise((r) => setTimeout(r, 50))]);
         drain();
       }
