@@ -383,6 +383,9 @@ t.test('clear() forgets everything without ioctls', async (t) => {
   t.equal(registry.openCount, 0);
   t.equal(kernel.calls.length, calls);
   t.equal(registry.enabled, false);
+  t.same(registry.open(3, { fh: 2, openFlags: 0, passthrough: true, backingFd: 10 }), { fh: 2, openFlags: 0 }, 'later opens: plain');
+  t.equal(registry.openCount, 0, 'and untracked');
+  t.equal(kernel.calls.length, calls);
 });
 
 t.test('random interleavings never break a kernel rule and leave no id behind', async (t) => {

@@ -318,6 +318,8 @@ export class BackingRegistry {
     this.inodes.clear();
     this.ids.clear();
     this.active = false;
+    // Handlers still finishing answer plain, untracked: their replies are not written any more.
+    this.isNegotiated = false;
   }
 
   /** BACKING_OPEN; 0 when the kernel refused this file (or, from now on, every file). */
