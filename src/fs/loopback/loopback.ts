@@ -477,13 +477,30 @@ export class Loopback implements Filesystem {
     return { fh, directIo, parallelDirectWrites: directIo };
   }
 
-  async open(_ctx: RequestContext, nodeid: number, flags: number): Promise<OpenReply> {
+  async open(ctx: RequestContext, nodeid: number, flags: number): Promise<OpenReply> {
     const inode = this.inodes.get(nodeid);
     // Reopening a symlink's O_PATH fd through /proc gives ELOOP anyway; never try.
     if (inode.type === S_IFLNK) throw new FuseError('ELOOP');
     // /proc/self/fd/N reopens the inode the O_PATH fd holds: no name is walked.
     const fd = sys.openat(sys.AT_FDCWD, procPath(this.inodes.fd(inode)), this.backingFlags(flags));
+    this.killSuidgidBeforePassthroughWrites(ctx, inode, flags);
     return this.opened(inode, fd, flags);
+  }
+
+  /**
+   * With HANDLE_KILLPRIV_V2 the kernel leaves clearing suid/sgid on write to
+   * the server, but passthrough writes never reach it, and the backing write
+   * runs with the server's root credentials (CAP_FSETID), so the bits would
+   * stay (measured). So an unprivileged caller's write-open clears them up
+   * front when passthrough is on — for every write-open, not only the ones the
+   * policy passes through, since the session passes an open through whenever
+   * the inode already has passthrough opens. The difference from a native
+   * file: the bits go at open rather than at the first write.
+   */
+  private killSuidgidBeforePassthroughWrites(ctx: RequestContext, inode: Inode, flags: number): void {
+    if (this.passthroughGranted && ctx.uid !== 0 && (flags & O_ACCMODE) !== O_RDONLY) {
+      killSuidgid(this.inodes.fd(inode));
+    }
   }
 
   async create(ctx: CreateContext, parent: number, name: string, mode: number, flags: number): Promise<CreateReply> {
@@ -514,6 +531,7 @@ export class Loopback implements Filesystem {
       fs.closeSync(fd);
       throw err;
     }
+    if (!made) this.killSuidgidBeforePassthroughWrites(ctx, found.inode, flags);
     return { ...this.entry(found), open: this.opened(found.inode, fd, flags) };
   }
 
