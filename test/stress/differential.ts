@@ -17,6 +17,8 @@ const MiB = 1024 * KiB;
 const FALLOC_FL_KEEP_SIZE = 1;
 const FALLOC_FL_PUNCH_HOLE = 2;
 const SLOTS = 6;
+// The system python: a pyenv shim first in PATH took over a second per start on this machine.
+export const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 export type Op =
   | { k: 'open'; slot: number; path: string; flags: number }
@@ -241,7 +243,7 @@ export class Side {
           + 'if size==0:\n print("empty"); sys.exit()\n'
           + 'm=mmap.mmap(fd,size); off=int(frac*size); n=min(n,size-off)\n'
           + 'm[off:off+n]=bytes((seed+i)%251 for i in range(n)); m.flush(); m.close(); os.close(fd); print("ok",off,n)\n';
-        const r = spawnSync('python3', ['-c', script, this.abs(op.path), String(op.frac), String(op.len), String(op.seed % 251)], { encoding: 'utf8' });
+        const r = spawnSync(PYTHON, ['-c', script, this.abs(op.path), String(op.frac), String(op.len), String(op.seed % 251)], { encoding: 'utf8' });
         return (r.stdout || r.stderr.split('\n').filter(Boolean).pop() || '').trim();
       }
     }
