@@ -19,6 +19,7 @@ import type { InHeader, OpenOut } from '../protocol/types';
 import * as fs from 'node:fs';
 import { BackingRegistry, type IoctlFunction, type OpenIntent } from './backing';
 import { errnoError } from './errors';
+import { implausible } from './sanity';
 import type { ReplyChannel, Transport, TransportSink } from './transport';
 
 /**
@@ -284,9 +285,15 @@ export class Session {
     }
     const ctx = new RequestContext(req.header);
     ctx.backing = this.backing;
-    if (this.negotiated === null) {
-      // The kernel sends nothing before INIT is answered; a peer that does gets EIO.
+    if (this.negotiated === null || this.destroyed) {
+      // The kernel sends nothing before INIT is answered, nor after DESTROY; a peer that does
+      // gets EIO, and the filesystem (not initialised, or already torn down) never sees it.
       this.send(ctx, slot, channel, Errno.EIO);
+      return false;
+    }
+    const refused = implausible(req);
+    if (refused !== 0) {
+      this.send(ctx, slot, channel, refused);
       return false;
     }
     if (this.debug !== undefined) {
