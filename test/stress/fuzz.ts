@@ -196,6 +196,13 @@ export class Fuzzer {
     // A flipped byte can make a DESTROY, which ends the filesystem for the rest of the run
     // (what follows a DESTROY is tested on its own in test/fuzz-session.test.ts).
     if (buf.length >= 8 && buf.readUInt32LE(4) === Opcode.DESTROY) buf.writeUInt32LE(Opcode.GETATTR, 4);
+    // MKNOD makes only regular files: the loopback runs as root, and a device node with a random
+    // rdev followed by OPEN/WRITE could reach a real device; a FIFO blocks the server's open()
+    // forever (a finding, reproduced on its own in test/fuzz-fifo.test.ts).
+    if (buf.length >= IN_HEADER + 4 && buf.readUInt32LE(4) === Opcode.MKNOD) {
+      const mode = buf.readUInt32LE(IN_HEADER);
+      buf.writeUInt32LE(((mode & ~0o170000) | 0o100000) >>> 0, IN_HEADER);
+    }
     return buf;
   }
 }
