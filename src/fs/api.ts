@@ -33,6 +33,21 @@ export interface RequestContext {
    * signalled). A handler that stops early should throw FuseError('EINTR').
    */
   readonly signal: AbortSignal;
+  /**
+   * Linux names are bytes, and the `name` string argument is their UTF-8
+   * decoding: a name that is not valid UTF-8 (e.g. latin1 `new\xe9`) arrives
+   * with U+FFFD in it and no longer names the file. These are the exact
+   * bytes. Set for every request that carries an entry name: LOOKUP, MKNOD,
+   * MKDIR, SYMLINK (the new entry), UNLINK, RMDIR, RENAME (the old name),
+   * LINK (the new name), CREATE; not for xattr names. A view into the
+   * session's read buffer, valid only until the handler's promise settles:
+   * copy it to keep it. Absent when the caller is not the session (tests).
+   */
+  readonly nameBytes?: Buffer;
+  /** RENAME: the exact bytes of the new name (see nameBytes; a view too). */
+  readonly newNameBytes?: Buffer;
+  /** SYMLINK: the exact bytes of the link target (see nameBytes; a view too). */
+  readonly targetBytes?: Buffer;
 }
 
 /** Context of the operations that create a node: the caller's umask applies. */

@@ -166,7 +166,10 @@ function flockOp(type: number, wait: boolean): number {
 const TABLE: Table = {
   [Opcode.LOOKUP]: {
     needs: ['lookup'],
-    run: async (fs, req, ctx) => encodeEntryReply(req.header.unique, entryOut(await fs.lookup!(ctx, req.header.nodeid, req.name))),
+    run: async (fs, req, ctx) => {
+      ctx.nameBytes = req.nameBytes;
+      return encodeEntryReply(req.header.unique, entryOut(await fs.lookup!(ctx, req.header.nodeid, req.name)));
+    },
   },
   [Opcode.GETATTR]: {
     needs: ['getattr'],
@@ -194,12 +197,17 @@ const TABLE: Table = {
   },
   [Opcode.SYMLINK]: {
     needs: ['symlink'],
-    run: async (fs, req, ctx) => encodeEntryReply(req.header.unique, entryOut(await fs.symlink!(ctx, req.header.nodeid, req.name, req.target))),
+    run: async (fs, req, ctx) => {
+      ctx.nameBytes = req.nameBytes;
+      ctx.targetBytes = req.targetBytes;
+      return encodeEntryReply(req.header.unique, entryOut(await fs.symlink!(ctx, req.header.nodeid, req.name, req.target)));
+    },
   },
   [Opcode.MKNOD]: {
     needs: ['mknod'],
     run: async (fs, req, ctx) => {
       ctx.umask = req.umask;
+      ctx.nameBytes = req.nameBytes;
       return encodeEntryReply(req.header.unique, entryOut(await fs.mknod!(ctx, req.header.nodeid, req.name, req.mode, req.rdev)));
     },
   },
@@ -207,28 +215,46 @@ const TABLE: Table = {
     needs: ['mkdir'],
     run: async (fs, req, ctx) => {
       ctx.umask = req.umask;
+      ctx.nameBytes = req.nameBytes;
       return encodeEntryReply(req.header.unique, entryOut(await fs.mkdir!(ctx, req.header.nodeid, req.name, req.mode)));
     },
   },
   [Opcode.UNLINK]: {
     needs: ['unlink'],
-    run: async (fs, req, ctx) => (await fs.unlink!(ctx, req.header.nodeid, req.name), 0),
+    run: async (fs, req, ctx) => {
+      ctx.nameBytes = req.nameBytes;
+      return (await fs.unlink!(ctx, req.header.nodeid, req.name), 0);
+    },
   },
   [Opcode.RMDIR]: {
     needs: ['rmdir'],
-    run: async (fs, req, ctx) => (await fs.rmdir!(ctx, req.header.nodeid, req.name), 0),
+    run: async (fs, req, ctx) => {
+      ctx.nameBytes = req.nameBytes;
+      return (await fs.rmdir!(ctx, req.header.nodeid, req.name), 0);
+    },
   },
   [Opcode.RENAME]: {
     needs: ['rename'],
-    run: async (fs, req, ctx) => (await fs.rename!(ctx, req.header.nodeid, req.name, req.newdir, req.newName, 0), 0),
+    run: async (fs, req, ctx) => {
+      ctx.nameBytes = req.nameBytes;
+      ctx.newNameBytes = req.newNameBytes;
+      return (await fs.rename!(ctx, req.header.nodeid, req.name, req.newdir, req.newName, 0), 0);
+    },
   },
   [Opcode.RENAME2]: {
     needs: ['rename'],
-    run: async (fs, req, ctx) => (await fs.rename!(ctx, req.header.nodeid, req.name, req.newdir, req.newName, req.flags), 0),
+    run: async (fs, req, ctx) => {
+      ctx.nameBytes = req.nameBytes;
+      ctx.newNameBytes = req.newNameBytes;
+      return (await fs.rename!(ctx, req.header.nodeid, req.name, req.newdir, req.newName, req.flags), 0);
+    },
   },
   [Opcode.LINK]: {
     needs: ['link'],
-    run: async (fs, req, ctx) => encodeEntryReply(req.header.unique, entryOut(await fs.link!(ctx, req.oldnodeid, req.header.nodeid, req.name))),
+    run: async (fs, req, ctx) => {
+      ctx.nameBytes = req.nameBytes;
+      return encodeEntryReply(req.header.unique, entryOut(await fs.link!(ctx, req.oldnodeid, req.header.nodeid, req.name)));
+    },
   },
   [Opcode.OPEN]: {
     needs: ['open'],
@@ -334,6 +360,7 @@ const TABLE: Table = {
     needs: ['create'],
     run: async (fs, req, ctx) => {
       ctx.umask = req.umask;
+      ctx.nameBytes = req.nameBytes;
       const r = await fs.create!(ctx, req.header.nodeid, req.name, req.mode, req.flags);
       return encodeCreateReply(req.header.unique, entryOut(r), await fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, true));
     },

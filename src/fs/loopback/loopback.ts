@@ -31,7 +31,7 @@ import { isDotOrDotdot, readEntries, type DirEntry } from './dirs';
 import { HandleTable, type DirHandle, type FileHandle } from './handles';
 import { InodeTable, O_NODE, type Inode } from './inodes';
 import * as locks from './locks';
-import { checkName, procPath } from './names';
+import { checkName, exactName, procPath } from './names';
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_NOCTTY, O_APPEND, O_DIRECT, O_NONBLOCK, X_OK } = fs.constants;
 /** fstatat/fchownat/utimensat flags that act on the O_PATH fd's own inode. */
@@ -121,7 +121,7 @@ function killSuidgid(opathFd: number): void {
  * this call created the file (and must hand it to the caller). Without the
  * caller's own O_EXCL an existing file is opened instead, as open(O_CREAT) does.
  */
-function openOrCreate(dirFd: number, name: string, flags: number, exclusive: boolean,
+function openOrCreate(dirFd: number, name: string | Buffer, flags: number, exclusive: boolean,
   mode: number): { fd: number; made: boolean } {
   for (;;) {
     try {
@@ -224,7 +224,8 @@ export class Loopback implements Filesystem {
     return { nodeid: inode.nodeid, attr: toAttr(stat), entryTimeout: this.entryTimeout, attrTimeout: this.attrTimeout };
   }
 
-  async lookup(_ctx: RequestContext, parent: number, name: string): Promise<Entry> {
+  async lookup(ctx: RequestContext, parent: number, utf8Name: string): Promise<Entry> {
+    const name = exactName(ctx.nameBytes, utf8Name);
     checkName(name);
     const dir = this.inodes.get(parent);
     try {
@@ -354,7 +355,7 @@ export class Loopback implements Filesystem {
   }
 
   /** Resolves the node just made as `name` and gives it to the caller. */
-  private created(ctx: CreateContext, dir: Inode, name: string, mode: number): Entry {
+  private created(ctx: CreateContext, dir: Inode, name: string | Buffer, mode: number): Entry {
     const found = this.lookupName(dir, name);
     try {
       found.stat = this.own(ctx, dir, found, mode);
@@ -366,28 +367,34 @@ export class Loopback implements Filesystem {
     return this.entry(found);
   }
 
-  async mknod(ctx: CreateContext, parent: number, name: string, mode: number, rdev: number): Promise<Entry> {
+  async mknod(ctx: CreateContext, parent: number, utf8Name: string, mode: number, rdev: number): Promise<Entry> {
+    const name = exactName(ctx.nameBytes, utf8Name);
     checkName(name);
     const dir = this.inodes.get(parent);
     sys.mknodat(this.inodes.fd(dir), name, mode, rdev);
     return this.created(ctx, dir, name, mode);
   }
 
-  async mkdir(ctx: CreateContext, parent: number, name: string, mode: number): Promise<Entry> {
+  async mkdir(ctx: CreateContext, parent: number, utf8Name: string, mode: number): Promise<Entry> {
+    const name = exactName(ctx.nameBytes, utf8Name);
     checkName(name);
     const dir = this.inodes.get(parent);
     sys.mkdirat(this.inodes.fd(dir), name, mode & MODE_BITS);
     return this.created(ctx, dir, name, S_IFDIR | mode);
   }
 
-  async symlink(ctx: CreateContext, parent: number, name: string, target: string): Promise<Entry> {
+  async symlink(ctx: CreateContext, parent: number, utf8Name: string, target: string): Promise<Entry> {
+    const name = exactName(ctx.nameBytes, utf8Name);
     checkName(name);
     const dir = this.inodes.get(parent);
-    sys.symlinkat(target, this.inodes.fd(dir), name);
+    // The target is not kept: the view itself is good for the call.
+    sys.symlinkat(ctx.targetBytes ?? target, this.inodes.fd(dir), name);
     return this.created(ctx, dir, name, S_IFLNK | 0o777);
   }
 
-  async link(_ctx: RequestContext, nodeid: number, newParent: number, newName: string): Promise<Entry> {
+  async link(ctx: RequestContext, nodeid: number, newParent: number, utf8NewName: string): Promise<Entry> {
+    // Not recorded (the inode is pinned): the view itself is good for the call.
+    const newName = ctx.nameBytes ?? utf8NewName;
     checkName(newName);
     const inode = this.inodes.get(nodeid);
     // AT_EMPTY_PATH links the inode the fd holds, wherever its names are now
@@ -401,7 +408,7 @@ export class Loopback implements Filesystem {
   }
 
   /** The known inode `name` in `dirFd` is, if any; errors are left for the operation to report. */
-  private known(dirFd: number, name: string): Inode | undefined {
+  private known(dirFd: number, name: string | Buffer): Inode | undefined {
     try {
       return this.inodes.find(sys.fstatat(dirFd, name, sys.AT_SYMLINK_NOFOLLOW));
     } catch {
@@ -409,18 +416,23 @@ export class Loopback implements Filesystem {
     }
   }
 
-  async unlink(_ctx: RequestContext, parent: number, name: string): Promise<void> {
+  async unlink(ctx: RequestContext, parent: number, utf8Name: string): Promise<void> {
+    const name = ctx.nameBytes ?? utf8Name;
     checkName(name);
     sys.unlinkat(this.nodeFd(parent), name);
   }
 
-  async rmdir(_ctx: RequestContext, parent: number, name: string): Promise<void> {
+  async rmdir(ctx: RequestContext, parent: number, utf8Name: string): Promise<void> {
+    const name = ctx.nameBytes ?? utf8Name;
     checkName(name);
     sys.unlinkat(this.nodeFd(parent), name, sys.AT_REMOVEDIR);
   }
 
-  async rename(_ctx: RequestContext, parent: number, name: string, newParent: number, newName: string,
+  async rename(ctx: RequestContext, parent: number, utf8Name: string, newParent: number, utf8NewName: string,
     flags: number): Promise<void> {
+    // Both may be recorded as an inode's name (renamed()).
+    const name = exactName(ctx.nameBytes, utf8Name);
+    const newName = exactName(ctx.newNameBytes, utf8NewName);
     checkName(name);
     checkName(newName);
     const from = this.inodes.get(parent);
@@ -503,7 +515,8 @@ export class Loopback implements Filesystem {
     }
   }
 
-  async create(ctx: CreateContext, parent: number, name: string, mode: number, flags: number): Promise<CreateReply> {
+  async create(ctx: CreateContext, parent: number, utf8Name: string, mode: number, flags: number): Promise<CreateReply> {
+    const name = exactName(ctx.nameBytes, utf8Name);
     checkName(name);
     const dir = this.inodes.get(parent);
     const { fd, made } = openOrCreate(this.inodes.fd(dir), name, this.backingFlags(flags), (flags & O_EXCL) !== 0, mode & MODE_BITS);
@@ -517,7 +530,7 @@ export class Loopback implements Filesystem {
   }
 
   /** CREATE/TMPFILE: the inode of the file `fd` has open, given to the caller when `made`. */
-  private openedNew(ctx: CreateContext, dir: Inode, name: string, fd: number, made: boolean, flags: number,
+  private openedNew(ctx: CreateContext, dir: Inode, name: string | Buffer, fd: number, made: boolean, flags: number,
     mode: number): CreateReply {
     let found: Found | undefined;
     try {

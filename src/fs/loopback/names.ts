@@ -10,7 +10,16 @@ export const NAME_MAX = 255;
  * sends such names; refusing them here keeps a protocol bug from becoming an
  * escape from the source directory.
  */
-export function checkName(name: string): void {
+export function checkName(name: string | Buffer): void {
+  if (typeof name !== 'string') {
+    // The exact bytes (Linux names need not be UTF-8): 0x2f is '/', 0x2e '.'.
+    const n = name.length;
+    if (n === 0 || (n <= 2 && name[0] === 0x2e && name[n - 1] === 0x2e) || name.includes(0x2f) || name.includes(0)) {
+      throw new FuseError('EINVAL', `invalid name ${JSON.stringify(name.toString('latin1'))}`);
+    }
+    if (n > NAME_MAX) throw new FuseError('ENAMETOOLONG');
+    return;
+  }
   if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
     throw new FuseError('EINVAL', `invalid name ${JSON.stringify(name)}`);
   }
@@ -18,6 +27,16 @@ export function checkName(name: string): void {
   if (name.length * 3 > NAME_MAX && Buffer.byteLength(name) > NAME_MAX) {
     throw new FuseError('ENAMETOOLONG');
   }
+}
+
+/**
+ * The name to hand the syscalls and to record: the request's exact bytes when
+ * the session passed them (ctx.nameBytes …), copied because they are a view
+ * into the session's read buffer and the inode table keeps names to reopen
+ * files by; else the string (direct callers).
+ */
+export function exactName(bytes: Buffer | undefined, name: string): string | Buffer {
+  return bytes === undefined ? name : Buffer.from(bytes);
 }
 
 /** The path through which the file behind `fd` (an O_PATH fd too) is reached without a path walk. */
