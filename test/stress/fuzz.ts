@@ -155,7 +155,7 @@ export class Fuzzer {
   message(unique: number): Buffer {
     const rng = this.rng;
     let buf = this.wellShaped(unique);
-    if (rng.chance(0.5)) return buf;
+    if (rng.chance(0.5)) return sanitize(buf);
     const mutations = rng.range(1, 3);
     for (let m = 0; m < mutations; m++) {
       switch (rng.int(9)) {
@@ -193,18 +193,23 @@ export class Fuzzer {
     }
     buf = Buffer.from(buf);
     if (buf.length >= 16) buf.writeBigUInt64LE(BigInt(unique), 8);
-    // A flipped byte can make a DESTROY, which ends the filesystem for the rest of the run
-    // (what follows a DESTROY is tested on its own in test/fuzz-session.test.ts).
-    if (buf.length >= 8 && buf.readUInt32LE(4) === Opcode.DESTROY) buf.writeUInt32LE(Opcode.GETATTR, 4);
-    // MKNOD makes only regular files: the loopback runs as root, and a device node with a random
-    // rdev followed by OPEN/WRITE could reach a real device; a FIFO blocks the server's open()
-    // forever (a finding, reproduced on its own in test/fuzz-fifo.test.ts).
-    if (buf.length >= IN_HEADER + 4 && buf.readUInt32LE(4) === Opcode.MKNOD) {
-      const mode = buf.readUInt32LE(IN_HEADER);
-      buf.writeUInt32LE(((mode & ~0o170000) | 0o100000) >>> 0, IN_HEADER);
-    }
-    return buf;
+    return sanitize(buf);
   }
+}
+
+/** Takes out what would harm the machine or end the run rather than test the server. */
+function sanitize(buf: Buffer): Buffer {
+  // A flipped byte can make a DESTROY, which ends the filesystem for the rest of the run
+  // (what follows a DESTROY is tested on its own in test/fuzz-session.test.ts).
+  if (buf.length >= 8 && buf.readUInt32LE(4) === Opcode.DESTROY) buf.writeUInt32LE(Opcode.GETATTR, 4);
+  // MKNOD makes only regular files: the loopback runs as root, and a device node with a random
+  // rdev followed by OPEN/WRITE could reach a real device; a FIFO blocks the server's open()
+  // forever (a finding, reproduced on its own in test/fuzz-fifo.test.ts).
+  if (buf.length >= IN_HEADER + 4 && buf.readUInt32LE(4) === Opcode.MKNOD) {
+    const mode = buf.readUInt32LE(IN_HEADER);
+    buf.writeUInt32LE(((mode & ~0o170000) | 0o100000) >>> 0, IN_HEADER);
+  }
+  return buf;
 }
 
 /** Whether the session owes the kernel a reply for these bytes (the decoder's rule, restated). */
