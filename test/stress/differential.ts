@@ -308,7 +308,12 @@ export function shrink(ops: readonly Op[], fresh: () => [string, string], budget
   const fails = (candidate: Op[]): Difference | null => {
     replays++;
     const [n, m] = fresh();
-    return runOps(candidate, n, m, { snapshotEvery: candidate.length });
+    try {
+      return runOps(candidate, n, m, { snapshotEvery: candidate.length });
+    } finally {
+      // Hundreds of replays of files up to a few MiB would fill the temp filesystem.
+      for (const dir of [n, m]) fs.rmSync(dir, { recursive: true, force: true });
+    }
   };
   let last = fails(cur);
   if (last === null) return { ops: cur, diff: null, replays };
