@@ -5,7 +5,7 @@
 //   memory  100,000 distinct files looked up through the mount and forgotten (drop_caches),
 //           the server's RSS and inode count printed along the way
 // Options: --only=fuzz,diff,memory  --seed=N  --messages=N  --ops=N  --files=N  --procs=N
-//          --ignore-blocks (st_blocks not compared, see differential.ts)
+//          --blocks (compare st_blocks too, see differential.ts)
 // Exit status 1 when anything failed; every figure is printed.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -25,7 +25,7 @@ const OPS = Number(args.get('ops') ?? 100_000);
 const FILES = Number(args.get('files') ?? 100_000);
 const PROCS = Number(args.get('procs') ?? 3);
 // Read by differential.ts (and inherited by its worker processes).
-if (args.has('ignore-blocks')) process.env.TSFUSE_DIFF_IGNORE_BLOCKS = '1';
+if (args.has('blocks')) process.env.TSFUSE_DIFF_BLOCKS = '1';
 let failed = false;
 
 function log(line: string): void {
