@@ -127,18 +127,17 @@ function code(err: unknown): string {
 }
 
 /** The stat fields that must agree between the native tree and the mount. */
-function statLine(s: fs.Stats): string {
-  const blocks = IGNORE_BLOCKS ? '' : ` blocks=${s.blocks}`;
-  return `mode=${s.mode.toString(8)} size=${s.size} nlink=${s.nlink} uid=${s.uid} gid=${s.gid}${blocks}`;
-}
-
-/**
+/*
  * st_blocks is not compared unless TSFUSE_DIFF_BLOCKS=1: the kernel keeps a file's attributes
  * for attr_timeout (the loopback's default: 1 s) and updates only the size on a write, so
  * st_blocks through the mount may be one or more pages behind the backing file's (seed 778,
  * passthrough off: 2088 vs 2096 right after a write, then 2104 vs 2096, the same bytes).
+ * Read at each call: `npm run stress --blocks` sets it after this module is loaded.
  */
-const IGNORE_BLOCKS = process.env.TSFUSE_DIFF_BLOCKS !== '1';
+function statLine(s: fs.Stats): string {
+  const blocks = process.env.TSFUSE_DIFF_BLOCKS !== '1' ? '' : ` blocks=${s.blocks}`;
+  return `mode=${s.mode.toString(8)} size=${s.size} nlink=${s.nlink} uid=${s.uid} gid=${s.gid}${blocks}`;
+}
 
 /** One side of the lockstep: a root directory and the fds opened under it. */
 export class Side {
