@@ -493,6 +493,9 @@ export class Loopback implements Filesystem {
     const inode = this.inodes.get(nodeid);
     // Reopening a symlink's O_PATH fd through /proc gives ELOOP anyway; never try.
     if (inode.type === S_IFLNK) throw new FuseError('ELOOP');
+    // The kernel opens fifos, sockets and device nodes itself and never sends OPEN for them;
+    // a peer that does must not make this (root) server block on a fifo or open a device.
+    if (inode.type !== S_IFREG) throw new FuseError(inode.type === S_IFDIR ? 'EISDIR' : 'ENXIO');
     // /proc/self/fd/N reopens the inode the O_PATH fd holds: no name is walked.
     const fd = sys.openat(sys.AT_FDCWD, procPath(this.inodes.fd(inode)), this.backingFlags(flags));
     this.killSuidgidBeforePassthroughWrites(ctx, inode, flags);
