@@ -18,7 +18,7 @@
  * bigints.
  */
 
-import type { Attr } from '../protocol/types';
+import type { Attr, FileLock, Kstatfs } from '../protocol/types';
 
 /** Who is asking: the caller's credentials as the kernel reports them. */
 export interface RequestContext {
@@ -141,25 +141,14 @@ export interface SetattrArgs {
   killSuidgid?: boolean;
 }
 
-/** struct fuse_kstatfs. */
-export interface Statfs {
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-  bsize: number;
-  namelen: number;
-  frsize: number;
-}
+/** struct fuse_kstatfs: what statfs(2) shows for the filesystem. */
+export type Statfs = Kstatfs;
 
-/** A POSIX record lock (struct fuse_file_lock). `end` is inclusive; type is F_RDLCK/F_WRLCK/F_UNLCK. */
-export interface FileLock {
-  start: number;
-  end: number;
-  type: number;
-  pid: number;
-}
+/**
+ * A POSIX record lock (struct fuse_file_lock): `end` is inclusive, `type` is
+ * F_RDLCK/F_WRLCK/F_UNLCK, `pid` the holder's tgid.
+ */
+export type { FileLock };
 
 /** One directory entry for READDIR. */
 export interface Dirent {
