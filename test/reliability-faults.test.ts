@@ -134,7 +134,20 @@ t.test('the backing directory fills up: ENOSPC reaches the application, the serv
     t.equal(code2, 'ENOSPC', `${passthrough}: the next file too`);
     fs.unlinkSync(path.join(mnt, 'big'));
     fs.rmSync(path.join(mnt, 'more'), { force: true });
-    fs.writeFileSync(path.join(mnt, 'after'), 'still serving');
+    // close(2) returns before the server has the RELEASE (the kernel sends it asynchronously),
+    // and until then the server's open file (with passthrough, the kernel's backing file too)
+    // keeps the unlinked blocks allocated: the space comes back a moment later, as with any
+    // FUSE filesystem. Seen once in CI with passthrough.
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      try {
+        fs.writeFileSync(path.join(mnt, 'after'), 'still serving');
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOSPC' || Date.now() > deadline) throw e;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
     t.equal(fs.readFileSync(path.join(mnt, 'after'), 'utf8'), 'still serving', `${passthrough}: space freed, the mount works again`);
     t.same(fs.readdirSync(mnt), ['after']);
   }
