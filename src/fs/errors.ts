@@ -1,7 +1,6 @@
-import { constants } from 'node:os';
+import { errnoFromError, errnoNumber, type ErrnoName } from '../protocol/errors';
 
-/** An errno name Linux knows, e.g. 'ENOENT'. */
-export type ErrnoName = keyof typeof constants.errno;
+export type { ErrnoName };
 
 /**
  * The error a filesystem throws to answer a request with an errno.
@@ -17,19 +16,16 @@ export class FuseError extends Error {
     super(message ?? code);
     this.name = 'FuseError';
     this.code = code;
-    this.errno = constants.errno[code];
+    this.errno = errnoNumber(code) as number;
   }
 }
 
 /**
  * The positive errno a thrown value stands for, or undefined when it is not
- * an errno error (a bug in the handler, answered with EIO).
+ * an errno error (a bug in the handler, answered with EIO). The same mapping
+ * the session uses (src/protocol/errors.ts).
  */
 export function errnoOf(err: unknown): number | undefined {
-  if (err === null || typeof err !== 'object') return undefined;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && Object.prototype.hasOwnProperty.call(constants.errno, code)) {
-    return constants.errno[code as ErrnoName];
-  }
-  return undefined;
+  const errno = errnoFromError(err, 0);
+  return errno === 0 ? undefined : errno;
 }
