@@ -13,22 +13,18 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { FILESYSTEM_MAX_STACK_DEPTH, Opcode } from '../protocol/constants';
 import { decodeRequest } from '../protocol/decode';
-import { negotiateInit } from '../protocol/init';
+import { negotiateInit, type InitOffer as ProtocolInitOffer } from '../protocol/init';
 import { encodeBackingMap, encodeU32Arg, FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../protocol/ioctl';
 import { O_PATH, O_TMPFILE } from '../sys';
 import { ioctl, openDevice } from './device';
 import { mountArgs } from './mount';
 import { codeOf } from './probe-host';
 
-/** The kernel's INIT request, as offered (plain data: it crosses from the namespace child as JSON). */
-export interface InitOffer {
-  major: number;
-  minor: number;
-  maxReadahead: number;
-  flags: number;
-  /** 0 unless FUSE_INIT_EXT is in `flags` (the kernel only sends flags2 then). */
-  flags2: number;
-}
+/**
+ * The kernel's INIT request, as offered: the codec's InitOffer without the reply's unique
+ * (plain data: it crosses from the namespace child as JSON).
+ */
+export type InitOffer = Omit<ProtocolInitOffer, 'unique' | 'header'>;
 
 /** One BACKING_OPEN attempt (followed by BACKING_CLOSE of the id when it succeeded). */
 export interface BackingAttempt {
