@@ -69,6 +69,16 @@ function keyOf(stat: sys.Stat): number | string {
  * followed. Directories (the anchors of every name), open files and files
  * with more than one name keep their fds.
  */
+/** fstat of a freshly opened fd that is ours to close if it cannot even be statted. */
+function fstatOrClose(fd: number): sys.Stat {
+  try {
+    return sys.fstat(fd);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
 export class InodeTable {
   readonly root: Inode;
   private readonly byNodeid = new Map<number, Inode>();
@@ -108,19 +118,16 @@ export class InodeTable {
       return inode.fd;
     }
     const stale = (): FuseError => new FuseError('ESTALE', `${inode.name} no longer leads to node ${inode.nodeid}`);
+    // Only files lose their fds; the root (no parent) keeps its fd until destroy(), after which
+    // nothing can be reopened — never recurse past it.
+    if (inode.parent === undefined) throw stale();
     let fd: number;
     try {
-      fd = sys.openat(this.fd(inode.parent!), inode.name, O_NODE);
+      fd = sys.openat(this.fd(inode.parent), inode.name, O_NODE);
     } catch (err) {
       throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? stale() : err;
     }
-    let stat: sys.Stat;
-    try {
-      stat = sys.fstat(fd);
-    } catch (err) {
-      closeSync(fd);
-      throw err;
-    }
+    const stat = fstatOrClose(fd);
     // Once its fd is closed, a deleted file's inode number may be reused; a
     // new file of another type under the name is caught here, one of the
     // same type is taken for the old one changed in place.
@@ -139,13 +146,7 @@ export class InodeTable {
    * the same name looked up again) the known inode is returned.
    */
   remember(fd: number, parent: Inode | undefined, name: string | Buffer, nodeid?: number): { inode: Inode; stat: sys.Stat } {
-    let stat: sys.Stat;
-    try {
-      stat = sys.fstat(fd);
-    } catch (err) {
-      closeSync(fd);
-      throw err;
-    }
+    const stat = fstatOrClose(fd);
     const key = keyOf(stat);
     let onDev = this.bySource.get(stat.dev);
     if (onDev === undefined) {
