@@ -326,9 +326,13 @@ t.test('POSIX locks: per owner, dropped at flush; flock per open', async (t) => 
   t.equal(seen.end, 20, 'the two ranges merged');
   // A waiting lock is granted once the holder closes a file (FLUSH drops its locks).
   const waiting = lb.setlk(ctx(), f.nodeid, h2.fh, B, { start: 0, end: OFFSET_MAX, type: F_WRLCK, pid: 200 }, true);
+  let granted = false;
+  void waiting.then(() => (granted = true), () => undefined);
   await new Promise((r) => setTimeout(r, 50));
+  t.notOk(granted, 'the wait blocks while the holder keeps its lock');
   await lb.flush(ctx(), f.nodeid, h1.fh, A);
   await waiting;
+  t.ok(granted, 'granted once the holder flushed');
   const none = await lb.getlk(ctx(), f.nodeid, h1.fh, B, { start: 0, end: OFFSET_MAX, type: F_WRLCK, pid: 200 });
   t.equal(none.type, F_UNLCK, 'its own lock does not conflict');
   // An interrupted wait ends with EINTR.
