@@ -104,6 +104,15 @@ export function parsePassthrough(value: unknown): PassthroughMode {
   throw new ValueError(`expected one of ${PASSTHROUGH_MODES.join('|')}, got ${show(value)}`);
 }
 
+export const POSIX_LOCK_KEEPERS = ['server', 'kernel'] as const;
+
+export function parsePosixLocks(value: unknown): (typeof POSIX_LOCK_KEEPERS)[number] {
+  if (typeof value === 'string' && (POSIX_LOCK_KEEPERS as readonly string[]).includes(value)) {
+    return value as (typeof POSIX_LOCK_KEEPERS)[number];
+  }
+  throw new ValueError(`expected one of ${POSIX_LOCK_KEEPERS.join('|')}, got ${show(value)}`);
+}
+
 /** The kernel enables passthrough only with max_stack_depth 1 or 2 (0 and 3 silently disable it). */
 export function parseStackDepth(value: unknown): 1 | 2 {
   if (value === 1 || value === '1') return 1;

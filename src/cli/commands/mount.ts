@@ -18,6 +18,7 @@ import {
   parseMountOptions,
   parsePassthrough,
   parsePath,
+  parsePosixLocks,
   parseSeconds,
   parseStackDepth,
   type FuseMountOptions,
@@ -71,6 +72,16 @@ export const mountOptions = {
     placeholder: '1|2',
     default: 1,
     parse: parseStackDepth,
+  }),
+  posixLocks: option({
+    describe:
+      'Who keeps fcntl (POSIX) locks: server (on SRC\'s files, seen by processes using SRC too; each close(2) ' +
+      'then waits for a FLUSH round trip) or kernel (for this mount only, as libfuse\'s passthrough_hp; no FLUSH)',
+    cli: 'string',
+    placeholder: 'server|kernel',
+    default: undefined,
+    defaultDescription: 'kernel with --passthrough, else server',
+    parse: parsePosixLocks,
   }),
   debug: option({
     describe: 'Log one decoded line per request and per reply',
@@ -158,6 +169,7 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
       attrTimeout: options.attrTimeout,
       entryTimeout: options.entryTimeout,
       negativeTimeout: options.negativeTimeout,
+      posixLocks: options.posixLocks,
     });
     const handle = await mountOrExplain(loopback, mnt, {
       ...options.options,

@@ -9,4 +9,4 @@
  * - names.ts    — what a name may be, and /proc/self/fd paths;
  * - attr.ts     — struct stat → fuse_attr, mode bits.
  */
-export { Loopback, type LoopbackOptions, type PassthroughPolicy } from './loopback';
+export { Loopback, type LoopbackOptions, type PassthroughPolicy, type PosixLockKeeper } from './loopback';
