@@ -150,6 +150,17 @@ export type Statfs = Kstatfs;
  */
 export type { FileLock };
 
+/** FileLock types, as the kernel sends them (include/uapi/asm-generic/fcntl.h). */
+export const F_RDLCK = 0;
+export const F_WRLCK = 1;
+export const F_UNLCK = 2;
+
+/** flock(2) operations, as `flock()` receives them (include/uapi/asm-generic/fcntl.h). */
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
 /** One directory entry for READDIR. */
 export interface Dirent {
   /** Inode number shown in d_ino (not a nodeid: READDIR does not create a lookup reference). */

@@ -22,16 +22,10 @@ import type { ForgetOne, KnownOpcode, Request, RequestOf } from '../protocol/req
 import type { EntryOut, OpenOut, StatxOut } from '../protocol/types';
 import { splitTimeout } from '../protocol/types';
 import type { Dispatcher, Reply, RequestContext } from '../kernel/session';
-import type { ConnectionInfo, Dirent, Entry, Filesystem, OpenReply, SetattrArgs, StatxReply } from './api';
-
-// flock(2) and fcntl(2) lock constants (asm-generic/fcntl.h, include/uapi/asm-generic/fcntl.h):
-// the kernel sends flock() as SETLK/SETLKW with FUSE_LK_FLOCK and the lock type F_RDLCK/F_WRLCK/F_UNLCK.
-const LOCK_SH = 1;
-const LOCK_EX = 2;
-const LOCK_NB = 4;
-const LOCK_UN = 8;
-const F_RDLCK = 0;
-const F_WRLCK = 1;
+import {
+  F_RDLCK, F_WRLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN,
+  type ConnectionInfo, type Dirent, type Entry, type Filesystem, type OpenReply, type SetattrArgs, type StatxReply,
+} from './api';
 
 const DEFAULT_TIMEOUT = 1;
 const DEFAULT_MAX_WRITE = 1024 * 1024;
@@ -158,6 +152,7 @@ function dataReply(unique: number, data: Buffer, max: number): Reply {
 const isFlock = (req: RequestOf<Opcode.SETLK | Opcode.SETLKW>): boolean => (req.lkFlags & FUSE_LK_FLOCK) !== 0;
 
 function flockOp(type: number, wait: boolean): number {
+  // The kernel sends flock() as SETLK/SETLKW with FUSE_LK_FLOCK and the lock type F_RDLCK/F_WRLCK/F_UNLCK.
   const op = type === F_RDLCK ? LOCK_SH : type === F_WRLCK ? LOCK_EX : LOCK_UN;
   return op === LOCK_UN || wait ? op : op | LOCK_NB;
 }
