@@ -2,6 +2,7 @@ import { closeSync } from 'node:fs';
 import * as sys from '../../sys/index';
 import { FuseError } from '../errors';
 import { S_IFDIR, S_IFMT } from './attr';
+import { closeInBackground } from './close';
 import type { LockOwner } from './locks';
 
 /** The kernel's name for the root directory (FUSE_ROOT_ID). */
@@ -54,6 +55,21 @@ function keyOf(stat: sys.Stat): number | string {
 }
 
 /**
+ * fstat of a freshly opened fd that is ours to close if it cannot even be
+ * statted. Closes of fresh fds stay synchronous here: they were just opened
+ * by a name or through an open file, so they are not the last reference to
+ * the file (unlike release(), which may close one).
+ */
+function fstatOrClose(fd: number): sys.Stat {
+  try {
+    return sys.fstat(fd);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+/**
  * Inodes by (st_dev, st_ino), so that every name of a hard-linked file maps
  * to one nodeid, and by nodeid. Nodeids come from a counter and are never
  * reused, so the generation number can stay 0.
@@ -69,16 +85,6 @@ function keyOf(stat: sys.Stat): number | string {
  * followed. Directories (the anchors of every name), open files and files
  * with more than one name keep their fds.
  */
-/** fstat of a freshly opened fd that is ours to close if it cannot even be statted. */
-function fstatOrClose(fd: number): sys.Stat {
-  try {
-    return sys.fstat(fd);
-  } catch (err) {
-    closeSync(fd);
-    throw err;
-  }
-}
-
 export class InodeTable {
   readonly root: Inode;
   private readonly byNodeid = new Map<number, Inode>();
@@ -87,6 +93,8 @@ export class InodeTable {
   /** Inodes whose fd may be closed early, least recently used first. */
   private readonly closable = new Set<Inode>();
   private openFds = 0;
+  /** Fds given to closeInBackground whose close has not finished. */
+  private closingFds = 0;
 
   /** Takes ownership of `rootFd`, an O_PATH fd on the source directory. */
   constructor(rootFd: number, private readonly maxFds: number) {
@@ -98,9 +106,14 @@ export class InodeTable {
     return this.byNodeid.size;
   }
 
-  /** O_PATH fds open on inodes. */
+  /** O_PATH fds open on inodes (what maxFds bounds). */
   get fds(): number {
     return this.openFds;
+  }
+
+  /** O_PATH fds no longer on any inode whose close is still under way (close.ts). */
+  get closing(): number {
+    return this.closingFds;
   }
 
   /** The inode behind a nodeid the kernel sent. */
@@ -166,6 +179,7 @@ export class InodeTable {
       if (parent !== undefined) this.renamed(inode, parent, name);
       if (pinned) this.pin(inode);
       if (inode.fd < 0) this.adopt(inode, fd);
+      // inode.fd holds the same file: a microsecond close, not worth a threadpool trip per lookup.
       else closeSync(fd);
     }
     inode.nlookup++;
@@ -204,12 +218,18 @@ export class InodeTable {
     const onDev = this.bySource.get(inode.dev);
     onDev?.delete(inode.key);
     if (onDev?.size === 0) this.bySource.delete(inode.dev);
-    this.release(inode);
+    // A file unlinked through the mount is forgotten right after: this fd is
+    // its last reference, and its close frees its data.
+    this.release(inode, true);
   }
 
-  /** Closes every fd (the session has ended). */
+  /**
+   * Closes every fd (the session has ended). Synchronously: nothing waits on
+   * this thread any more, and no fd outlives destroy(). Closes already in
+   * flight finish on the threadpool, which keeps the process alive until then.
+   */
   clear(): void {
-    for (const inode of this.byNodeid.values()) this.release(inode);
+    for (const inode of this.byNodeid.values()) this.release(inode, false);
     this.byNodeid.clear();
     this.bySource.clear();
   }
@@ -221,12 +241,22 @@ export class InodeTable {
     if (this.openFds > this.maxFds) this.trim(inode);
   }
 
-  private release(inode: Inode): void {
+  /**
+   * Takes the fd off `inode`, which from here on reopens by name if it is
+   * used again; `background`: the close runs on the threadpool (close.ts).
+   */
+  private release(inode: Inode, background: boolean): void {
     this.closable.delete(inode);
-    if (inode.fd < 0) return;
-    closeSync(inode.fd);
+    const fd = inode.fd;
+    if (fd < 0) return;
     inode.fd = -1;
     this.openFds--;
+    if (!background) {
+      closeSync(fd);
+      return;
+    }
+    this.closingFds++;
+    void closeInBackground(fd).then(() => this.closingFds--);
   }
 
   /**
@@ -238,7 +268,9 @@ export class InodeTable {
   private trim(wanted: Inode): void {
     for (const inode of this.closable) {
       if (this.openFds <= this.maxFds) return;
-      if (inode.nopen === 0 && inode !== wanted) this.release(inode);
+      // Also possibly a last reference: the file may have been unlinked in the source behind the
+      // mount's back, or through it while something still holds the kernel's inode.
+      if (inode.nopen === 0 && inode !== wanted) this.release(inode, true);
     }
   }
 }
