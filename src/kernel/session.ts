@@ -61,6 +61,8 @@ export class RequestContext {
   nameBytes: Buffer | undefined = undefined;
   newNameBytes: Buffer | undefined = undefined;
   targetBytes: Buffer | undefined = undefined;
+  /** OPEN/CREATE with O_TRUNC: FUSE_OPEN_KILL_SUIDGID, clear suid/sgid (set by the dispatcher). */
+  killSuidgid = false;
   /** True once INTERRUPT arrived for this request (or the session ended under it). */
   interrupted = false;
   /** Set when --debug timing is on. */
