@@ -4,12 +4,12 @@
 // serving a mount must stay free to answer what umount(8) asks.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Test } from 'tap';
 import type { Filesystem } from '../../src/fs/api';
 import { connectionId } from '../../src/kernel/device';
 import { mount, type MountHandle, type MountOptions } from '../../src/fs/mount';
+import { detach, tempDir } from './tmp';
 
 /** Runs a command without blocking this process; resolves with how it ended. */
 export function run(cmd: string, args: string[], options: { input?: string } = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
@@ -28,34 +28,13 @@ export function run(cmd: string, args: string[], options: { input?: string } = {
   });
 }
 
-/** FUSE mounts at or under `dir`, from this process's mount table (innermost last). */
-export function fuseMountsUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const f = line.split(' ');
-    const dash = f.indexOf('-', 6);
-    if (dash < 0 || !f[dash + 1]?.startsWith('fuse')) continue;
-    const mnt = f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-    if (mnt === dir || mnt.startsWith(dir + '/')) out.push(mnt);
-  }
-  return out;
-}
-
-/** Lazily detaches every FUSE mount under `dir` (dead ones included). */
-export async function detachAll(dir: string): Promise<void> {
-  for (const mnt of fuseMountsUnder(dir).reverse()) await run('umount', ['-l', mnt]);
-}
+export { fuseMountsUnder } from './tmp';
 
 /** A temporary directory holding an empty `mnt`, removed at teardown after its mounts are detached. */
 export function tempMountpoint(t: Test): { dir: string; mnt: string } {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-test-')));
-  fs.chmodSync(dir, 0o755); // tests run commands as other users too
+  const dir = tempDir(t, 'tsfuse-test-', { mode: 0o755 }); // tests run commands as other users too
   const mnt = path.join(dir, 'mnt');
   fs.mkdirSync(mnt);
-  t.teardown(async () => {
-    await detachAll(dir);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
   return { dir, mnt };
 }
 
@@ -64,7 +43,7 @@ export async function clearDeadMount(mnt: string): Promise<void> {
   try {
     await fs.promises.stat(mnt);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOTCONN') await run('umount', ['-l', mnt]);
+    if ((err as NodeJS.ErrnoException).code === 'ENOTCONN') await detach(mnt);
   }
 }
 
@@ -113,7 +92,7 @@ export async function mountInChild(t: Test, args: { timeout?: number } = {}): Pr
       process.kill(server.pid, 'SIGKILL');
       await exited;
     }
-    await detachAll(dir);
+    // What it left mounted, dead or alive, tempMountpoint's teardown detaches next.
   });
   const lines: string[] = [];
   const waiting: ((line: string) => void)[] = [];
