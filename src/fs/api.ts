@@ -48,6 +48,13 @@ export interface RequestContext {
   readonly newNameBytes?: Buffer;
   /** SYMLINK: the exact bytes of the link target (see nameBytes; a view too). */
   readonly targetBytes?: Buffer;
+  /**
+   * OPEN/CREATE that truncates (O_TRUNC, with atomicOTrunc negotiated) for a
+   * caller without CAP_FSETID, on a filesystem that negotiated
+   * handleKillprivV2: clear setuid, and setgid if group-executable, as a local
+   * filesystem's truncate would (FUSE_OPEN_KILL_SUIDGID).
+   */
+  readonly killSuidgid?: boolean;
 }
 
 /** Context of the operations that create a node: the caller's umask applies. */

@@ -7,7 +7,7 @@ import {
   FATTR_ATIME, FATTR_ATIME_NOW, FATTR_CTIME, FATTR_FH, FATTR_GID, FATTR_KILL_SUIDGID, FATTR_LOCKOWNER, FATTR_MODE,
   FATTR_MTIME, FATTR_MTIME_NOW, FATTR_SIZE, FATTR_UID, FOPEN_CACHE_DIR, FOPEN_DIRECT_IO, FOPEN_KEEP_CACHE,
   FOPEN_NOFLUSH, FOPEN_NONSEEKABLE, FOPEN_PARALLEL_DIRECT_WRITES, FOPEN_STREAM, FUSE_FSYNC_FDATASYNC,
-  FUSE_GETATTR_FH, FUSE_LK_FLOCK, FUSE_POLL_SCHEDULE_NOTIFY, Opcode,
+  FUSE_GETATTR_FH, FUSE_LK_FLOCK, FUSE_OPEN_KILL_SUIDGID, FUSE_POLL_SCHEDULE_NOTIFY, Opcode,
 } from '../protocol/constants';
 import { DirentBuffer, DirentPlusBuffer, direntType } from '../protocol/dirent';
 import { Errno } from '../protocol/errors';
@@ -254,6 +254,7 @@ const TABLE: Table = {
   [Opcode.OPEN]: {
     needs: ['open'],
     run: async (fs, req, ctx) => {
+      ctx.killSuidgid = (req.openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0;
       const r = await fs.open!(ctx, req.header.nodeid, req.flags);
       return encodeOpenReply(req.header.unique, await fileOpenOut(fs, ctx, req.header.nodeid, r, req.flags));
     },
@@ -356,6 +357,7 @@ const TABLE: Table = {
     run: async (fs, req, ctx) => {
       ctx.umask = req.umask;
       ctx.nameBytes = req.nameBytes;
+      ctx.killSuidgid = (req.openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0;
       const r = await fs.create!(ctx, req.header.nodeid, req.name, req.mode, req.flags);
       return encodeCreateReply(req.header.unique, entryOut(r), await fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, true));
     },

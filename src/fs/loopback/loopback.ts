@@ -33,7 +33,7 @@ import { InodeTable, O_NODE, type Inode } from './inodes';
 import * as locks from './locks';
 import { checkName, exactName, procPath } from './names';
 
-const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_NOCTTY, O_APPEND, O_DIRECT, O_NONBLOCK, X_OK } = fs.constants;
+const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_NOCTTY, O_APPEND, O_DIRECT, O_NONBLOCK, O_TRUNC, X_OK } = fs.constants;
 /** fstatat/fchownat/utimensat flags that act on the O_PATH fd's own inode. */
 const AT_NODE = sys.AT_EMPTY_PATH | sys.AT_SYMLINK_NOFOLLOW;
 const AT_STATX_SYNC_TYPE = sys.AT_STATX_FORCE_SYNC | sys.AT_STATX_DONT_SYNC;
@@ -197,9 +197,11 @@ export class Loopback implements Filesystem {
       // security.capability around writes: 200 per 200 MiB dd, which kept
       // passthrough_hp at 1.25–1.5x native on large writes (KERNEL-NOTES).
       handleKillprivV2: true,
-      // Not atomicOTrunc: the KILL_SUIDGID flag of an OPEN with O_TRUNC does
-      // not reach open(); without it truncation arrives as a SETATTR, which
-      // carries killSuidgid.
+      // O_TRUNC comes with the OPEN (with ctx.killSuidgid) instead of as a
+      // SETATTR after it: one round trip and one backing open fewer per
+      // truncating open, and one GETXATTR security.capability fewer (the
+      // SETATTR reply refreshed the attributes, which clears S_NOSEC).
+      atomicOTrunc: true,
     };
   }
 
@@ -519,11 +521,14 @@ export class Loopback implements Filesystem {
     if (inode.type !== S_IFREG) throw new FuseError(inode.type === S_IFDIR ? 'EISDIR' : 'ENXIO');
     // /proc/self/fd/N reopens the inode the O_PATH fd holds: no name is walked.
     const fd = sys.openat(sys.AT_FDCWD, procPath(this.inodes.fd(inode)), this.backingFlags(flags));
-    this.killSuidgidBeforePassthroughWrites(ctx, inode, flags);
+    this.killSuidgidOnOpen(ctx, inode, flags);
     return this.opened(inode, fd, flags);
   }
 
   /**
+   * A truncating open by a caller without CAP_FSETID (ctx.killSuidgid) clears
+   * suid/sgid, as truncate(2) would on a local filesystem.
+   *
    * With HANDLE_KILLPRIV_V2 the kernel leaves clearing suid/sgid on write to
    * the server, but passthrough writes never reach it, and the backing write
    * runs with the server's root credentials (CAP_FSETID), so the bits would
@@ -533,10 +538,10 @@ export class Loopback implements Filesystem {
    * the inode already has passthrough opens. The difference from a native
    * file: the bits go at open rather than at the first write.
    */
-  private killSuidgidBeforePassthroughWrites(ctx: RequestContext, inode: Inode, flags: number): void {
-    if (this.passthroughGranted && ctx.uid !== 0 && (flags & O_ACCMODE) !== O_RDONLY) {
-      killSuidgid(this.inodes.fd(inode));
-    }
+  private killSuidgidOnOpen(ctx: RequestContext, inode: Inode, flags: number): void {
+    const truncates = (flags & O_TRUNC) !== 0 && ctx.killSuidgid === true;
+    const writesThrough = this.passthroughGranted && ctx.uid !== 0 && (flags & O_ACCMODE) !== O_RDONLY;
+    if (truncates || writesThrough) killSuidgid(this.inodes.fd(inode));
   }
 
   async create(ctx: CreateContext, parent: number, utf8Name: string, mode: number, flags: number): Promise<CreateReply> {
@@ -568,7 +573,7 @@ export class Loopback implements Filesystem {
       fs.closeSync(fd);
       throw err;
     }
-    if (!made) this.killSuidgidBeforePassthroughWrites(ctx, found.inode, flags);
+    if (!made) this.killSuidgidOnOpen(ctx, found.inode, flags);
     return { ...this.entry(found), open: this.opened(found.inode, fd, flags) };
   }
 
