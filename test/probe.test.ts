@@ -7,30 +7,15 @@ import * as path from 'node:path';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import t, { type Test } from 'tap';
 import { probeExitCode, probeKernel, verdictLine, type ProbeResult } from '../src/kernel/probe';
+import { mountsUnder, tempDir as sharedTempDir } from './helpers/tmp';
 
 const ROOT = process.getuid?.() === 0;
 const needsRoot = ROOT ? {} : { skip: 'needs root (mounts FUSE and overlayfs)' };
 const MAIN = path.join(__dirname, '..', 'src', 'cli', 'main.ts');
 const PROBE = path.join(__dirname, '..', 'src', 'kernel', 'probe.ts');
 
-/** Mount points at or under `dir`, from this process's mount table. */
-function mountsUnder(dir: string): string[] {
-  return fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4]?.replace(/\\040/g, ' '))
-    .filter((mnt): mnt is string => mnt !== undefined && (mnt === dir || mnt.startsWith(dir + '/')));
-}
-
 /** A private temporary directory; teardown detaches anything still mounted in it, then removes it. */
-function tempDir(t: Test): string {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-probe-test-')));
-  t.teardown(() => {
-    for (const mnt of mountsUnder(dir).reverse()) spawnSync('umount', ['-l', mnt]);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return dir;
-}
+const tempDir = (t: Test): string => sharedTempDir(t, 'tsfuse-probe-test-');
 
 function assertClean(t: Test, dir: string): void {
   t.same(mountsUnder(dir), [], 'no mount left');
@@ -44,12 +29,12 @@ function cli(args: string[], tmp: string, wrapper: string[] = []): SpawnSyncRetu
   return spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp }, timeout: 60_000 });
 }
 
-function mountOverlay(t: Test, base: string, lower: string): string {
+/** An overlayfs on `base`/merged; `base` lies in a tempDir, whose teardown detaches it. */
+function mountOverlay(base: string, lower: string): string {
   for (const d of ['upper', 'work', 'merged']) fs.mkdirSync(path.join(base, d), { recursive: true });
   const merged = path.join(base, 'merged');
   const r = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${base}/upper,workdir=${base}/work`, merged], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`mount overlay: ${r.stderr}`);
-  t.teardown(() => spawnSync('umount', ['-l', merged]));
   return merged;
 }
 
@@ -80,8 +65,8 @@ t.test('--backing: plain, overlayfs (needs depth 2), overlay on overlay (ELOOP)'
   fs.mkdirSync(probeDir);
   const plain = path.join(tmp, 'plain');
   fs.mkdirSync(plain);
-  const ovl1 = mountOverlay(t, path.join(tmp, 'ovl1'), plain);
-  const ovl2 = mountOverlay(t, path.join(tmp, 'ovl2'), ovl1);
+  const ovl1 = mountOverlay(path.join(tmp, 'ovl1'), plain);
+  const ovl2 = mountOverlay(path.join(tmp, 'ovl2'), ovl1);
 
   const p0 = await probeKernel({ tmpDir: probeDir, backing: plain });
   t.match(p0.stackDepth.backing, { path: plain, depth: 0, source: 'live', maxStackDepth: 1, file: 'O_TMPFILE' });
