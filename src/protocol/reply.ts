@@ -8,7 +8,7 @@
 import { CUSE_INIT_INFO_MAX } from './constants';
 import * as L from './layouts';
 import type { Attr, AttrOut, CuseInitOut, EntryOut, FileLock, IoctlOut, Kstatfs, OpenOut, Statx, StatxOut, SxTime } from './types';
-import { setBig64, setLockOffset, setU64, setUnique, viewOf } from './wire';
+import { setBig64, setLockOffset, setU64, setUnique } from './wire';
 
 const OH = L.fuse_out_header.off;
 export const OUT_HEADER_SIZE = L.fuse_out_header.size;
@@ -20,16 +20,39 @@ export function writeOutHeader(v: DataView, off: number, len: number, error: num
   setUnique(v, off + OH.unique, unique);
 }
 
+// Small buffers from Buffer.allocUnsafe are slices of Node's shared 8 KiB pool, so consecutive
+// replies mostly share one ArrayBuffer: one DataView over it, kept until the pool moves on, saves
+// a DataView per reply (measured: 170 -> 100 ns for a 144-byte reply with the zero fill below).
+// Writers take the view and an absolute offset (buf.byteOffset + field offset). Larger buffers
+// have an ArrayBuffer of their own, which is not kept (it may be big).
+const POOLED_MAX = 64 * 1024;
+let slab: ArrayBufferLike | null = null;
+let slabView: DataView | null = null;
+
+/** A DataView over the whole ArrayBuffer under `buf`: address fields at buf.byteOffset + off. */
+function viewUnder(buf: Buffer): DataView {
+  const ab = buf.buffer;
+  if (ab === slab) return slabView!;
+  const v = new DataView(ab);
+  if (ab.byteLength <= POOLED_MAX) {
+    slab = ab;
+    slabView = v;
+  }
+  return v;
+}
+
+// Uint8Array's fill, not Buffer's: Buffer.prototype.fill validates its arguments in JS first.
+const zero = Uint8Array.prototype.fill;
+
 /**
- * A zeroed reply of `bodySize` bytes after a success header, and a DataView over it.
- * allocUnsafe takes small buffers from Node's pool: measured 15M/s with fill(0) against 5M/s
- * for Buffer.alloc(144).
+ * A zeroed reply of `bodySize` bytes after a success header. allocUnsafe takes small buffers
+ * from Node's pool: measured 15M/s with fill(0) against 5M/s for Buffer.alloc(144).
  */
-function replyBuffer(unique: number, bodySize: number): [Buffer, DataView] {
-  const buf = Buffer.allocUnsafe(OUT_HEADER_SIZE + bodySize).fill(0);
-  const v = viewOf(buf);
-  writeOutHeader(v, 0, OUT_HEADER_SIZE + bodySize, 0, unique);
-  return [buf, v];
+function replyBuffer(unique: number, bodySize: number): Buffer {
+  const buf = Buffer.allocUnsafe(OUT_HEADER_SIZE + bodySize);
+  zero.call(buf, 0);
+  writeOutHeader(viewUnder(buf), buf.byteOffset, OUT_HEADER_SIZE + bodySize, 0, unique);
+  return buf;
 }
 
 // ---- struct writers (also used by dirent.ts) ----------------------------------------------------
@@ -112,42 +135,45 @@ export function encodeErrorReply(unique: number, errno: number): Buffer {
   let e = Math.abs(errno);
   if (!Number.isInteger(e) || e < 1 || e > 511) e = 5; // EIO
   const buf = Buffer.allocUnsafe(OUT_HEADER_SIZE);
-  writeOutHeader(viewOf(buf), 0, OUT_HEADER_SIZE, -e, unique);
+  writeOutHeader(viewUnder(buf), buf.byteOffset, OUT_HEADER_SIZE, -e, unique);
   return buf;
 }
 
 /** Success without a body (UNLINK, RMDIR, RENAME, RELEASE, FSYNC, FLUSH, SETXATTR, ACCESS, ...). */
 export function encodeEmptyReply(unique: number): Buffer {
-  return replyBuffer(unique, 0)[0];
+  return replyBuffer(unique, 0);
 }
 
 /** fuse_out_header for a data reply of `dataLength` bytes that follow in the same writev. */
 export function encodeDataReplyHeader(unique: number, dataLength: number): Buffer {
   const buf = Buffer.allocUnsafe(OUT_HEADER_SIZE);
-  writeOutHeader(viewOf(buf), 0, OUT_HEADER_SIZE + dataLength, 0, unique);
+  writeOutHeader(viewUnder(buf), buf.byteOffset, OUT_HEADER_SIZE + dataLength, 0, unique);
   return buf;
 }
 
 /** Header and data in one buffer (copies `data`; for small replies such as READLINK). */
 export function encodeDataReply(unique: number, data: Buffer | Uint8Array): Buffer {
   const buf = Buffer.allocUnsafe(OUT_HEADER_SIZE + data.length);
-  writeOutHeader(viewOf(buf), 0, OUT_HEADER_SIZE + data.length, 0, unique);
+  writeOutHeader(viewUnder(buf), buf.byteOffset, OUT_HEADER_SIZE + data.length, 0, unique);
   buf.set(data, OUT_HEADER_SIZE);
   return buf;
 }
 
 /** LOOKUP, MKNOD, MKDIR, SYMLINK, LINK. */
 export function encodeEntryReply(unique: number, entry: EntryOut): Buffer {
-  const [buf, v] = replyBuffer(unique, L.fuse_entry_out.size);
-  writeEntryOut(v, OUT_HEADER_SIZE, entry);
+  const buf = replyBuffer(unique, L.fuse_entry_out.size);
+  const v = viewUnder(buf);
+  const b = buf.byteOffset + OUT_HEADER_SIZE;
+  writeEntryOut(v, b, entry);
   return buf;
 }
 
 const AO = L.fuse_attr_out.off;
 /** GETATTR, SETATTR. */
 export function encodeAttrReply(unique: number, out: AttrOut): Buffer {
-  const [buf, v] = replyBuffer(unique, L.fuse_attr_out.size);
-  const p = OUT_HEADER_SIZE;
+  const buf = replyBuffer(unique, L.fuse_attr_out.size);
+  const v = viewUnder(buf);
+  const p = buf.byteOffset + OUT_HEADER_SIZE;
   setU64(v, p + AO.attr_valid, out.attrValid);
   v.setUint32(p + AO.attr_valid_nsec, out.attrValidNsec, true);
   writeAttr(v, p + AO.attr, out.attr);
@@ -156,37 +182,46 @@ export function encodeAttrReply(unique: number, out: AttrOut): Buffer {
 
 /** OPEN, OPENDIR. With FOPEN_PASSTHROUGH in openFlags, backingId must be a live backing id. */
 export function encodeOpenReply(unique: number, open: OpenOut): Buffer {
-  const [buf, v] = replyBuffer(unique, L.fuse_open_out.size);
-  writeOpenOut(v, OUT_HEADER_SIZE, open);
+  const buf = replyBuffer(unique, L.fuse_open_out.size);
+  const v = viewUnder(buf);
+  const b = buf.byteOffset + OUT_HEADER_SIZE;
+  writeOpenOut(v, b, open);
   return buf;
 }
 
 /** CREATE, TMPFILE: fuse_entry_out followed by fuse_open_out. */
 export function encodeCreateReply(unique: number, entry: EntryOut, open: OpenOut): Buffer {
-  const [buf, v] = replyBuffer(unique, L.fuse_entry_out.size + L.fuse_open_out.size);
-  writeEntryOut(v, OUT_HEADER_SIZE, entry);
-  writeOpenOut(v, OUT_HEADER_SIZE + L.fuse_entry_out.size, open);
+  const buf = replyBuffer(unique, L.fuse_entry_out.size + L.fuse_open_out.size);
+  const v = viewUnder(buf);
+  const b = buf.byteOffset + OUT_HEADER_SIZE;
+  writeEntryOut(v, b, entry);
+  writeOpenOut(v, b + L.fuse_entry_out.size, open);
   return buf;
 }
 
 /** WRITE and COPY_FILE_RANGE: bytes written (fuse_write_out). */
 export function encodeWriteReply(unique: number, size: number): Buffer {
-  const [buf, v] = replyBuffer(unique, L.fuse_write_out.size);
-  v.setUint32(OUT_HEADER_SIZE + L.fuse_write_out.off.size, size, true);
+  const buf = replyBuffer(unique, L.fuse_write_out.size);
+  const v = viewUnder(buf);
+  const b = buf.byteOffset + OUT_HEADER_SIZE;
+  v.setUint32(b + L.fuse_write_out.off.size, size, true);
   return buf;
 }
 
 /** COPY_FILE_RANGE_64: bytes copied (fuse_copy_file_range_out). */
 export function encodeCopyFileRange64Reply(unique: number, bytesCopied: number): Buffer {
-  const [buf, v] = replyBuffer(unique, L.fuse_copy_file_range_out.size);
-  setU64(v, OUT_HEADER_SIZE + L.fuse_copy_file_range_out.off.bytes_copied, bytesCopied);
+  const buf = replyBuffer(unique, L.fuse_copy_file_range_out.size);
+  const v = viewUnder(buf);
+  const b = buf.byteOffset + OUT_HEADER_SIZE;
+  setU64(v, b + L.fuse_copy_file_range_out.off.bytes_copied, bytesCopied);
   return buf;
 }
 
 const KS = L.fuse_kstatfs.off;
 export function encodeStatfsReply(unique: number, st: Kstatfs): Buffer {
-  const [buf, v] = replyBuffer(unique, L.fuse_statfs_out.size);
-  const p = OUT_HEADER_SIZE + L.fuse_statfs_out.off.st;
+  const buf = replyBuffer(unique, L.fuse_statfs_out.size);
+  const v = viewUnder(buf);
+  const p = buf.byteOffset + OUT_HEADER_SIZE + L.fuse_statfs_out.off.st;
   setU64(v, p + KS.blocks, st.blocks);
   setU64(v, p + KS.bfree, st.bfree);
   setU64(v, p + KS.bavail, st.bavail);
@@ -200,16 +235,19 @@ export function encodeStatfsReply(unique: number, st: Kstatfs): Buffer {
 
 /** GETXATTR/LISTXATTR with size 0: the size the value (or list) would need. */
 export function encodeXattrSizeReply(unique: number, size: number): Buffer {
-  const [buf, v] = replyBuffer(unique, L.fuse_getxattr_out.size);
-  v.setUint32(OUT_HEADER_SIZE + L.fuse_getxattr_out.off.size, size, true);
+  const buf = replyBuffer(unique, L.fuse_getxattr_out.size);
+  const v = viewUnder(buf);
+  const b = buf.byteOffset + OUT_HEADER_SIZE;
+  v.setUint32(b + L.fuse_getxattr_out.off.size, size, true);
   return buf;
 }
 
 const FL = L.fuse_file_lock.off;
 /** GETLK: the conflicting lock, or one with type F_UNLCK (2). */
 export function encodeLkReply(unique: number, lk: FileLock): Buffer {
-  const [buf, v] = replyBuffer(unique, L.fuse_lk_out.size);
-  const p = OUT_HEADER_SIZE + L.fuse_lk_out.off.lk;
+  const buf = replyBuffer(unique, L.fuse_lk_out.size);
+  const v = viewUnder(buf);
+  const p = buf.byteOffset + OUT_HEADER_SIZE + L.fuse_lk_out.off.lk;
   setLockOffset(v, p + FL.start, lk.start);
   setLockOffset(v, p + FL.end, lk.end);
   v.setUint32(p + FL.type, lk.type, true);
@@ -218,20 +256,26 @@ export function encodeLkReply(unique: number, lk: FileLock): Buffer {
 }
 
 export function encodeBmapReply(unique: number, block: number): Buffer {
-  const [buf, v] = replyBuffer(unique, L.fuse_bmap_out.size);
-  setU64(v, OUT_HEADER_SIZE + L.fuse_bmap_out.off.block, block);
+  const buf = replyBuffer(unique, L.fuse_bmap_out.size);
+  const v = viewUnder(buf);
+  const b = buf.byteOffset + OUT_HEADER_SIZE;
+  setU64(v, b + L.fuse_bmap_out.off.block, block);
   return buf;
 }
 
 export function encodePollReply(unique: number, revents: number): Buffer {
-  const [buf, v] = replyBuffer(unique, L.fuse_poll_out.size);
-  v.setUint32(OUT_HEADER_SIZE + L.fuse_poll_out.off.revents, revents, true);
+  const buf = replyBuffer(unique, L.fuse_poll_out.size);
+  const v = viewUnder(buf);
+  const b = buf.byteOffset + OUT_HEADER_SIZE;
+  v.setUint32(b + L.fuse_poll_out.off.revents, revents, true);
   return buf;
 }
 
 export function encodeLseekReply(unique: number, offset: number): Buffer {
-  const [buf, v] = replyBuffer(unique, L.fuse_lseek_out.size);
-  setU64(v, OUT_HEADER_SIZE + L.fuse_lseek_out.off.offset, offset);
+  const buf = replyBuffer(unique, L.fuse_lseek_out.size);
+  const v = viewUnder(buf);
+  const b = buf.byteOffset + OUT_HEADER_SIZE;
+  setU64(v, b + L.fuse_lseek_out.off.offset, offset);
   return buf;
 }
 
@@ -246,8 +290,9 @@ export function encodeIoctlReply(unique: number, out: IoctlOut): Buffer {
   const outIovs = out.outIovs ?? [];
   const data = out.data;
   const iovBytes = (inIovs.length + outIovs.length) * L.fuse_ioctl_iovec.size;
-  const [buf, v] = replyBuffer(unique, L.fuse_ioctl_out.size + iovBytes + (data ? data.length : 0));
-  const p = OUT_HEADER_SIZE;
+  const buf = replyBuffer(unique, L.fuse_ioctl_out.size + iovBytes + (data ? data.length : 0));
+  const v = viewUnder(buf);
+  const p = buf.byteOffset + OUT_HEADER_SIZE;
   v.setInt32(p + IOO.result, out.result, true);
   v.setUint32(p + IOO.flags, out.flags ?? 0, true);
   v.setUint32(p + IOO.in_iovs, inIovs.length, true);
@@ -258,14 +303,15 @@ export function encodeIoctlReply(unique: number, out: IoctlOut): Buffer {
     setU64(v, q + IOV.len, iov.len);
     q += L.fuse_ioctl_iovec.size;
   }
-  if (data) buf.set(data, q);
+  if (data) buf.set(data, q - buf.byteOffset);
   return buf;
 }
 
 const SXO = L.fuse_statx_out.off;
 export function encodeStatxReply(unique: number, out: StatxOut): Buffer {
-  const [buf, v] = replyBuffer(unique, L.fuse_statx_out.size);
-  const p = OUT_HEADER_SIZE;
+  const buf = replyBuffer(unique, L.fuse_statx_out.size);
+  const v = viewUnder(buf);
+  const p = buf.byteOffset + OUT_HEADER_SIZE;
   setU64(v, p + SXO.attr_valid, out.attrValid);
   v.setUint32(p + SXO.attr_valid_nsec, out.attrValidNsec, true);
   v.setUint32(p + SXO.flags, out.flags, true);
@@ -278,8 +324,9 @@ const CIO = L.cuse_init_out.off;
 export function encodeCuseInitReply(unique: number, out: CuseInitOut): Buffer {
   const info = Buffer.from(out.info.map((s) => s + '\0').join(''), 'utf8');
   if (info.length > CUSE_INIT_INFO_MAX) throw new RangeError(`CUSE info is ${info.length} bytes, the kernel takes at most ${CUSE_INIT_INFO_MAX}`);
-  const [buf, v] = replyBuffer(unique, L.cuse_init_out.size + info.length);
-  const p = OUT_HEADER_SIZE;
+  const buf = replyBuffer(unique, L.cuse_init_out.size + info.length);
+  const v = viewUnder(buf);
+  const p = buf.byteOffset + OUT_HEADER_SIZE;
   v.setUint32(p + CIO.major, out.major, true);
   v.setUint32(p + CIO.minor, out.minor, true);
   v.setUint32(p + CIO.flags, out.flags, true);
@@ -287,6 +334,6 @@ export function encodeCuseInitReply(unique: number, out: CuseInitOut): Buffer {
   v.setUint32(p + CIO.max_write, out.maxWrite, true);
   v.setUint32(p + CIO.dev_major, out.devMajor, true);
   v.setUint32(p + CIO.dev_minor, out.devMinor, true);
-  info.copy(buf, p + L.cuse_init_out.size);
+  info.copy(buf, OUT_HEADER_SIZE + L.cuse_init_out.size);
   return buf;
 }
