@@ -10,21 +10,36 @@
 //             workload of the reference figure for libfuse's C passthrough_hp on this VM
 //             (25k distinct stats took ~8x native; the target for tsfuse is at most 1.5x
 //             that per-request overhead, i.e. ~12x)
+//   memory    no mount: LOOKUP/GETATTR request bytes pushed straight into a Session + Bridge
+//             over a transport that drops the replies, in bursts of BURST, awaiting each burst's
+//             replies. Only the server's JavaScript per request (decode, session, bridge,
+//             encode, promises, GC), as CPU time, without the kernel round trip that dominates
+//             (and blurs) the mounted figures. Needs no root.
+//
+// Each mounted row also gives the server process's CPU time per request (process.cpuUsage
+// around the client run, user+sys, which includes the read/write syscalls): on this 2-CPU VM
+// the latency figures move with whatever else runs, the CPU time much less.
 //
 // Run: npm run build && node dist/bench/session.js [N]   (N default 100000; M = N/4)
-// Env: BENCH_TRANSPORTS=epoll,worker (default both), BENCH_REPEAT=3 (best of).
+// Env: BENCH_TRANSPORTS=memory,epoll,worker (default all), BENCH_REPEAT=3 (best of).
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AttrReply, Entry, Filesystem, OpenReply, RequestContext } from '../src/fs/api';
+import { Bridge } from '../src/fs/bridge';
 import { FuseError } from '../src/fs/errors';
 import { mount } from '../src/fs/mount';
+import type { ReplyChannel, Transport, TransportSink } from '../src/kernel/transport';
+import { Session } from '../src/kernel/session';
+import { Opcode } from '../src/protocol/constants';
 
 const N = Number(process.argv[2] ?? 100000);
 const M = Math.max(1, Math.floor(N / 4));
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
-const TRANSPORTS = (process.env.BENCH_TRANSPORTS ?? 'epoll,worker').split(',') as ('epoll' | 'worker')[];
+const KINDS = (process.env.BENCH_TRANSPORTS ?? 'memory,epoll,worker').split(',');
+const TRANSPORTS = KINDS.filter((k) => k === 'epoll' || k === 'worker') as ('epoll' | 'worker')[];
+const BURST = 16;
 
 /** A root with one file `f` and a directory `many` of M files; `timeout` for names and attributes. */
 class Trivial implements Filesystem {
@@ -68,6 +83,12 @@ else for (let i = 0; i < count; i++) fs.statSync(p + '/f' + i);
 console.log(Number(process.hrtime.bigint() - t) / count / 1000);
 `;
 
+/** Server CPU (user+sys) in µs since `from`. */
+function cpuSince(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return d.user + d.system;
+}
+
 function client(mode: string, target: string, count: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-e', CLIENT, mode, target, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -93,20 +114,106 @@ function nativeTree(): string {
   return dir;
 }
 
+// ---- memory: the session without a kernel ---------------------------------------------------------
+
+function requestBytes(opcode: number, unique: number, nodeid: number, body: Buffer): Buffer {
+  const buf = Buffer.alloc(40 + body.length);
+  buf.writeUInt32LE(buf.length, 0);
+  buf.writeUInt32LE(opcode, 4);
+  buf.writeUInt32LE(unique, 8);
+  buf.writeUInt32LE(nodeid, 16);
+  buf.writeUInt32LE(1000, 24);
+  buf.writeUInt32LE(1000, 28);
+  buf.writeUInt32LE(4242, 32);
+  body.copy(buf, 40);
+  return buf;
+}
+
+/** Replies are counted and dropped; `waiter` runs when the count reaches `target`. */
+class NullTransport implements Transport {
+  replies = 0;
+  target = 0;
+  waiter: (() => void) | null = null;
+  sink: TransportSink | null = null;
+  readonly channel: ReplyChannel = {
+    write: () => {
+      if (++this.replies === this.target && this.waiter !== null) {
+        const w = this.waiter;
+        this.waiter = null;
+        w();
+      }
+    },
+  };
+  start(sink: TransportSink): void { this.sink = sink; }
+  release(): void {}
+  notify(): Promise<void> { return Promise.resolve(); }
+  close(): void {}
+  ref(): void {}
+  unref(): void {}
+}
+
+/** ns of CPU (user+sys of this process) per request, best of REPEAT. */
+async function memoryBench(requests: number): Promise<number> {
+  const tr = new NullTransport();
+  const session = new Session(tr, new Bridge(new Trivial()), { log: () => {} });
+  session.start();
+  const init = Buffer.alloc(64);
+  init.writeUInt32LE(7, 0);
+  init.writeUInt32LE(45, 4);
+  init.writeUInt32LE(131072, 8);
+  init.writeUInt32LE(0x73fffffb, 12);
+  init.writeUInt32LE(0x5fd, 16);
+  const initReq = requestBytes(Opcode.INIT, 1, 0, init);
+  tr.sink!.request(initReq, initReq.length, tr.channel);
+  await session.ready;
+  // Half LOOKUP of "f" in the root, half GETATTR of it: what a stat with timeouts 0 sends.
+  const burst: Buffer[] = [];
+  for (let i = 0; i < BURST; i++) {
+    const unique = 2 * (i + 2);
+    burst.push(i % 2 === 0
+      ? requestBytes(Opcode.LOOKUP, unique, 1, Buffer.from('f\0'))
+      : requestBytes(Opcode.GETATTR, unique, 2, Buffer.alloc(16)));
+  }
+  const run = async (count: number): Promise<void> => {
+    for (let done = 0; done < count; done += BURST) {
+      tr.target = tr.replies + BURST;
+      const answered = new Promise<void>((resolve) => (tr.waiter = resolve));
+      for (const b of burst) tr.sink!.request(b, b.length, tr.channel);
+      await answered;
+    }
+  };
+  await run(50000); // warm up the JIT
+  let ns = Infinity;
+  for (let i = 0; i < REPEAT; i++) {
+    const cpu0 = process.cpuUsage();
+    await run(requests);
+    ns = Math.min(ns, (cpuSince(cpu0) * 1000) / requests);
+  }
+  session.close();
+  return ns;
+}
+
 interface Row {
   name: string;
   native: number;
   fuse: Record<string, number>;
+  /** Server CPU µs per request, per transport. */
+  cpu: Record<string, number>;
   requestsPerOp: number;
 }
 
 async function main(): Promise<void> {
+  const memory = KINDS.includes('memory') ? await memoryBench(Math.max(BURST, N * 4)) : null;
+  if (TRANSPORTS.length === 0) {
+    if (memory !== null) printMemory(memory);
+    return;
+  }
   const native = nativeTree();
   const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-bench-mnt-'));
   const rows: Row[] = [
-    { name: `stat of one file x${N} (timeouts 0)`, native: 0, fuse: {}, requestsPerOp: 0 },
-    { name: `open+close of one file x${N} (timeouts 0)`, native: 0, fuse: {}, requestsPerOp: 0 },
-    { name: `stat of ${M} distinct files (timeouts 1 s)`, native: 0, fuse: {}, requestsPerOp: 0 },
+    { name: `stat of one file x${N} (timeouts 0)`, native: 0, fuse: {}, cpu: {}, requestsPerOp: 0 },
+    { name: `open+close of one file x${N} (timeouts 0)`, native: 0, fuse: {}, cpu: {}, requestsPerOp: 0 },
+    { name: `stat of ${M} distinct files (timeouts 1 s)`, native: 0, fuse: {}, cpu: {}, requestsPerOp: 0 },
   ];
   try {
     rows[0].native = await best(REPEAT, () => client('stat', path.join(native, 'f'), N));
@@ -119,7 +226,9 @@ async function main(): Promise<void> {
         const total = (): number => Object.values(handle.session.stats().requests).reduce((a, b) => a + b, 0);
         const measure = async (row: Row, mode: string, target: string, count: number): Promise<void> => {
           const before = total();
+          const cpu0 = process.cpuUsage();
           row.fuse[transport] = await best(REPEAT, () => client(mode, target, count));
+          row.cpu[transport] = cpuSince(cpu0) / (total() - before);
           row.requestsPerOp = (total() - before) / (count * REPEAT);
         };
         await measure(rows[0], 'stat', path.join(mnt, 'f'), N);
@@ -127,19 +236,26 @@ async function main(): Promise<void> {
         // Each repetition must miss the kernel's cache: a fresh mount per run.
         trivial.timeout = 1;
         rows[2].fuse[transport] = Infinity;
+        let distinctCpu = 0;
+        let distinctRequests = 0;
         await handle.unmount();
         await handle.closed;
         for (let i = 0; i < REPEAT; i++) {
           const h = await mount(trivial, mnt, { transport, subtype: 'tsfuse-bench' });
           try {
             const before = Object.values(h.session.stats().requests).reduce((a, b) => a + b, 0);
+            const cpu0 = process.cpuUsage();
             rows[2].fuse[transport] = Math.min(rows[2].fuse[transport], await client('distinct', path.join(mnt, 'many'), M));
-            rows[2].requestsPerOp = (Object.values(h.session.stats().requests).reduce((a, b) => a + b, 0) - before) / M;
+            distinctCpu += cpuSince(cpu0);
+            const requests = Object.values(h.session.stats().requests).reduce((a, b) => a + b, 0) - before;
+            distinctRequests += requests;
+            rows[2].requestsPerOp = requests / M;
           } finally {
             await h.unmount({ lazy: true });
             await h.closed;
           }
         }
+        rows[2].cpu[transport] = distinctCpu / distinctRequests;
       } finally {
         await handle.unmount({ lazy: true }).catch(() => {});
       }
@@ -152,11 +268,16 @@ async function main(): Promise<void> {
   for (const r of rows) {
     const parts = Object.entries(r.fuse).map(([t, us]) => {
       const perRequest = (us - r.native) / r.requestsPerOp;
-      return `${t} ${us.toFixed(2)} (${(us / r.native).toFixed(1)}x, +${perRequest.toFixed(1)} µs per request)`;
+      return `${t} ${us.toFixed(2)} (${(us / r.native).toFixed(1)}x, +${perRequest.toFixed(1)} µs per request, server CPU ${r.cpu[t].toFixed(1)} µs/request)`;
     });
     console.log(`${r.name}: native ${r.native.toFixed(2)} | ${parts.join(' | ')} | ${r.requestsPerOp.toFixed(2)} requests/op`);
   }
   console.log('reference: libfuse passthrough_hp, distinct-file stat ~8x native on this VM; target for tsfuse <= ~12x');
+  if (memory !== null) printMemory(memory);
+}
+
+function printMemory(ns: number): void {
+  console.log(`memory (no kernel; LOOKUP/GETATTR in bursts of ${BURST}, best of ${REPEAT}): ${ns.toFixed(0)} ns per request`);
 }
 
 main().catch((err) => {
