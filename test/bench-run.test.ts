@@ -3,23 +3,15 @@
 // takes seconds. Checked: the JSON, the Markdown and SVG files, that nothing
 // stays mounted and that the directory is left as it was. No timing is asserted.
 // `npm test` builds first; running this file alone needs `npm run build`.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
+import { mountsUnder, tempDir } from './helpers/tmp';
 
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'dist/src/cli/main.js');
 const SERVER = path.join(ROOT, 'dist/bench/server.js');
-
-function mountsUnder(dir: string): string[] {
-  return fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((m): m is string => m !== undefined && (m === dir || m.startsWith(dir + '/')));
-}
 
 if (process.geteuid?.() !== 0) {
   t.plan(0, 'mounting needs root');
@@ -29,16 +21,15 @@ if (process.geteuid?.() !== 0) {
   // ~25 s here (two rounds of every step on three configurations, cache drops); room for a busy machine.
   t.setTimeout(300_000);
   t.test('tsfuse bench --json at a tiny scale', async (t) => {
-    const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-bench-run-')));
+    const base = tempDir(t, 'tsfuse-bench-run-');
     const dir = path.join(base, 'dir');
     fs.mkdirSync(dir);
     const md = path.join(base, 'out.md');
     const svg = path.join(base, 'out.svg');
     let child: ReturnType<typeof spawn> | undefined;
+    // Runs before tempDir's teardown, which then detaches what the killed bench left mounted.
     t.teardown(() => {
       if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
-      for (const m of mountsUnder(base).reverse()) spawnSync('umount', ['-l', m]);
-      fs.rmSync(base, { recursive: true, force: true });
     });
 
     const args = [MAIN, 'bench', '--json', '--scale', '0.001', '--rounds', '2', '--dir', dir, '--markdown', md, '--svg', svg];
