@@ -2,7 +2,6 @@
 // the tables, the SVG, fio's output, and the refusal to run in a directory
 // that has content. No timings are asserted anywhere.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { parseFioOutput, fioArgs, type FioJob } from '../bench/fio';
@@ -12,6 +11,7 @@ import { median, pairedRatio, rotation, summarize, type Sample } from '../bench/
 import { domain, logTicks, toSvg } from '../bench/svg';
 import { checkTargets } from '../bench/targets';
 import { filePaths, randomPages, scaled } from '../bench/workloads';
+import { tempDir } from './helpers/tmp';
 
 const sample = (workload: string, config: string, round: number, seconds: number, bytes = 0, ops = 0): Sample =>
   ({ workload, config, round, seconds, bytes, ops });
@@ -255,8 +255,7 @@ t.test('workload helpers', async (t) => {
 });
 
 t.test('a directory with content is refused unless --force', async (t) => {
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-bench-test-'));
-  t.teardown(() => fs.rmSync(base, { recursive: true, force: true }));
+  const base = tempDir(t, 'tsfuse-bench-test-');
   const full = path.join(base, 'full');
   fs.mkdirSync(full);
   fs.writeFileSync(path.join(full, 'keep.txt'), 'mine');

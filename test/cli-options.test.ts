@@ -1,6 +1,5 @@
 // Option resolution, tested as a function: command line > environment > config file > default.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { commonOptions } from '../src/cli/command';
@@ -17,14 +16,11 @@ import {
   resolveOptions,
   type ConfigFile,
 } from '../src/cli/options';
+import { tempDir as sharedTempDir } from './helpers/tmp';
 
 const TABLES = [commonOptions, mountOptions, umountOptions];
 
-function tempDir(t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-cli-opts-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tempDir = (t: Test): string => sharedTempDir(t, 'tsfuse-cli-opts-');
 
 function config(values: Record<string, unknown>, file = '/etc/tsfuse/config.json'): ConfigFile {
   return { path: file, values };

@@ -2,16 +2,15 @@
 // get an errno, not recurse through InodeTable.fd until the stack overflows (a fuzz finding).
 import t from 'tap';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Loopback } from '../src/fs/loopback';
 import type { CreateContext } from '../src/fs/api';
+import { tempDir } from './helpers/tmp';
 
 const ctx: CreateContext = { unique: 1, uid: 0, gid: 0, pid: process.pid, umask: 0o022, signal: new AbortController().signal };
 
 t.test('requests after destroy() are answered with an errno', async (t) => {
-  const src = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-destroyed-'));
-  t.teardown(() => fs.rmSync(src, { recursive: true, force: true }));
+  const src = tempDir(t, 'tsfuse-destroyed-');
   fs.writeFileSync(path.join(src, 'f'), 'x');
   const lb = new Loopback(src);
   await lb.lookup(ctx, 1, 'f');

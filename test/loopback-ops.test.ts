@@ -4,10 +4,10 @@
 // in loopback-mount.test.ts.
 import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Loopback, type LoopbackOptions } from '../src/fs/loopback';
 import type { CreateContext, Dirent, Entry } from '../src/fs/api';
+import { tempDir } from './helpers/tmp';
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_EXCL, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK } = fs.constants;
 const F_RDLCK = 0;
@@ -21,12 +21,9 @@ function ctx(uid = 0, gid = 0, pid = process.pid): CreateContext {
 }
 
 function setup(t: Test, options?: LoopbackOptions) {
-  const src = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-lbops-'));
+  const src = tempDir(t, 'tsfuse-lbops-');
   const lb = new Loopback(src, options);
-  t.teardown(() => {
-    lb.destroy();
-    fs.rmSync(src, { recursive: true, force: true });
-  });
+  t.teardown(() => lb.destroy()); // before tempDir's teardown removes src
   return { src, lb };
 }
 
@@ -90,8 +87,7 @@ t.test('negative entries only when asked for', async (t) => {
 
 t.test('symlinks are shown, never followed by the server', async (t) => {
   const { src, lb } = setup(t);
-  const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-lbops-outside-'));
-  t.teardown(() => fs.rmSync(outside, { recursive: true, force: true }));
+  const outside = tempDir(t, 'tsfuse-lbops-outside-');
   fs.writeFileSync(path.join(outside, 'secret'), 'outside');
   fs.symlinkSync(path.join(outside, 'secret'), path.join(src, 'link'));
   fs.symlinkSync(path.join(outside, 'planted'), path.join(src, 'dangling'));

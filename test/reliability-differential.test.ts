@@ -5,10 +5,10 @@
 // it. `npm run stress` runs ≥ 100,000 operations per mode.
 import t from 'tap';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { mountLoopback } from './fixtures/loopback/harness';
+import { tempDir } from './helpers/tmp';
 import { describe, differential, generate, shrink, PYTHON, type DifferentialResult } from './stress/differential';
 
 const SEED = Number(process.env.TSFUSE_DIFF_SEED ?? 424242);
@@ -74,8 +74,7 @@ for (const passthrough of ['off', 'rw'] as const) {
 }
 
 t.test('the runner can fail: a planted difference is found and shrunk to a short log', async (t) => {
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-diff-'));
-  t.teardown(() => fs.rmSync(base, { recursive: true, force: true }));
+  const base = tempDir(t, 'tsfuse-diff-');
   let k = 0;
   const fresh = (): [string, string] => {
     // The "mounted" side starts with an extra file: d0/f1 exists there only.

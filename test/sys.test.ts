@@ -6,13 +6,14 @@ import * as path from 'node:path'
 import { setTimeout as delay, setImmediate as tick } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 import * as sys from '../src/sys'
+import { tempDir } from './helpers/tmp'
 
 const { errno } = os.constants
 const S_IFMT = fs.constants.S_IFMT
 
 /** A fresh directory under os.tmpdir(), an O_PATH fd on it, and fds closed at teardown. */
 function workdir(t: Test) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-sys-'))
+  const dir = tempDir(t, 'tsfuse-sys-')
   const fds: number[] = []
   const track = (fd: number): number => {
     fds.push(fd)
@@ -27,7 +28,6 @@ function workdir(t: Test) {
         // closed by the test itself
       }
     }
-    fs.rmSync(dir, { recursive: true, force: true })
   })
   const file = (name: string, content: string | Buffer = ''): string => {
     const p = path.join(dir, name)
