@@ -2,13 +2,13 @@
 // `npm test` builds first; running this file alone needs `npm run build` after editing src/.
 import { spawn, type SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { commonOptions } from '../src/cli/command';
 import { mountOptions } from '../src/cli/commands/mount';
 import { umountOptions } from '../src/cli/commands/umount';
 import { envName, flagName } from '../src/cli/options';
+import { tempDir as sharedTempDir } from './helpers/tmp';
 
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'dist/src/cli/main.js');
@@ -75,11 +75,7 @@ function tsfuse(args: string[], opts: { env?: Record<string, string>; cwd?: stri
   });
 }
 
-function tempDir(t: Test, prefix = 'tsfuse-cli-'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tempDir = (t: Test, prefix = 'tsfuse-cli-'): string => sharedTempDir(t, prefix);
 
 /** One line on stderr, no stack trace. */
 function oneLineError(t: Test, r: Result, pattern: RegExp, status: number): void {
@@ -197,15 +193,6 @@ t.test('umount refuses what is not a FUSE mount', async (t) => {
 
 // ---- real mounts (root only) -------------------------------------------------------------
 
-/** Mount points under `dir`, from this process's mount table. */
-function mountsUnder(dir: string): string[] {
-  return fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => (line.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
-    .filter((mnt) => mnt === dir || mnt.startsWith(dir + '/'));
-}
-
 /** The /proc/mounts line of `mnt`, if mounted. */
 function mountLine(mnt: string): string | undefined {
   return fs.readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === mnt);
@@ -231,19 +218,17 @@ async function until(what: string, cond: () => boolean, ms = 30000): Promise<voi
 
 /** SRC with one file, an empty MNT, and teardown that kills `pids`, detaches every mount, removes it all. */
 function mountDirs(t: Test): { dir: string; src: string; mnt: string; pids: number[] } {
-  const dir = fs.realpathSync(tempDir(t, 'tsfuse-cli-mount-'));
+  const dir = tempDir(t, 'tsfuse-cli-mount-');
   const src = path.join(dir, 'src');
   const mnt = path.join(dir, 'mnt');
   fs.mkdirSync(src);
   fs.mkdirSync(mnt);
   fs.writeFileSync(path.join(src, 'hello.txt'), 'hello through the mount\n');
   const pids: number[] = [];
-  // Registered after tempDir's rm, so it runs first (teardowns run in reverse order).
-  t.teardown(async () => {
+  // Registered after tempDir's, so it runs first (teardowns run in reverse order): tempDir's then
+  // detaches what the killed servers left mounted.
+  t.teardown(() => {
     for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
-    for (const m of mountsUnder(dir).reverse()) {
-      await new Promise((resolve) => spawn('umount', ['-l', m], { stdio: 'ignore' }).on('close', resolve));
-    }
   });
   return { dir, src, mnt, pids };
 }
