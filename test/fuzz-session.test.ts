@@ -14,21 +14,20 @@ import { Loopback } from '../src/fs/loopback';
 import { MemoryTransport } from '../src/kernel/memory-transport';
 import { Session } from '../src/kernel/session';
 import { fuzzDecoder, fuzzSession } from './stress/fuzz';
-import { tempDir } from './fixtures/loopback/harness';
+import { tempDir } from './helpers/tmp';
 import { initRequest, nameRequest, parseReply, request } from './helpers/requests';
 
 const SEED = Number(process.env.TSFUSE_FUZZ_SEED ?? 20261124);
 const EINVAL = -22;
 const ENAMETOOLONG = -36;
 
-/** A small tmpfs the loopback serves: a lucky FALLOCATE or WRITE cannot fill a real disk. */
+/** A small tmpfs the loopback serves (detached by tempDir's teardown): a lucky FALLOCATE or WRITE cannot fill a real disk. */
 function smallTmpfs(t: Test): string {
   const base = tempDir(t, 'tsfuse-fuzz-');
   const dir = path.join(base, 'src');
   fs.mkdirSync(dir);
   const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tsfuse-fuzz', dir]);
   if (r.status !== 0) t.comment(`no tmpfs (${r.stderr}), fuzzing in ${dir} directly`);
-  t.teardown(() => void spawnSync('umount', ['-l', dir]));
   fs.mkdirSync(path.join(dir, 'dir'));
   fs.writeFileSync(path.join(dir, 'a'), 'hello');
   fs.writeFileSync(path.join(dir, 'dir', 'b'), Buffer.alloc(70000, 1));

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { LoopbackOptions } from '../src/fs/loopback';
 import { tempDir } from './fixtures/loopback/harness';
+import { detach, mountsUnder } from './helpers/tmp';
 import { MemFs } from './helpers/memfs';
 import { mountHere, run, watchdog } from './helpers/mounted';
 
@@ -16,9 +17,7 @@ const ROOT = path.join(__dirname, '..');
 const SERVE = path.join(__dirname, 'fixtures', 'loopback', 'serve.ts');
 const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
-function isMounted(mnt: string): boolean {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === mnt);
-}
+const isMounted = (mnt: string): boolean => mountsUnder(mnt).includes(mnt);
 
 /** The loopback fixture's server on a source directory of the test's choosing; killed by pid at teardown. */
 async function serve(t: Test, src: string, mnt: string, options: LoopbackOptions = {}): Promise<ChildProcess> {
@@ -27,7 +26,7 @@ async function serve(t: Test, src: string, mnt: string, options: LoopbackOptions
     env: { ...process.env, UV_THREADPOOL_SIZE: '16' },
   });
   t.teardown(async () => {
-    spawnSync('umount', ['-l', mnt]);
+    await detach(mnt);
     if (server.exitCode === null && server.signalCode === null && server.pid !== undefined) {
       const exited = new Promise((r) => server.once('exit', r));
       process.kill(server.pid, 'SIGKILL');
@@ -105,7 +104,6 @@ t.test('the backing directory fills up: ENOSPC reaches the application, the serv
       t.pass(`skipped: cannot mount a tmpfs: ${r.stderr}`);
       return;
     }
-    t.teardown(() => void spawnSync('umount', ['-l', src]));
     await serve(t, src, mnt, { passthrough });
     const chunk = Buffer.alloc(256 * 1024, 0x5a);
     const fd = fs.openSync(path.join(mnt, 'big'), 'w');
