@@ -2,10 +2,10 @@
 // child process, and everything undone when this process exits, normally or on a signal —
 // lazy unmounts, the server killed by pid, temp directories removed.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { LoopbackOptions } from '../../src/fs/loopback';
+import { detach, detachAllSync, makeTempDir } from '../helpers/tmp';
 
 const SERVE = path.join(__dirname, '..', 'fixtures', 'loopback', 'serve.ts');
 const cleanups: (() => void)[] = [];
@@ -22,18 +22,22 @@ function cleanupAll(): void {
 process.on('exit', cleanupAll);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => process.exit(130));
 
+/** A temporary directory, removed at exit after what is mounted in it is detached. */
 export function tempDir(prefix = 'tsfuse-stress-'): string {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dir = makeTempDir(prefix);
+  cleanups.push(() => {
+    // In an exit handler nothing async runs any more; the servers are child processes, so a
+    // blocking umount(8) cannot wait on this one.
+    detachAllSync(dir);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   return dir;
 }
 
-/** Mounts a tmpfs of `size` on `dir` until exit. */
+/** Mounts a tmpfs of `size` on `dir` (inside a tempDir, whose cleanup detaches it). */
 export function tmpfs(dir: string, size: string): boolean {
   const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tsfuse-stress', dir]);
-  if (r.status !== 0) return false;
-  cleanups.push(() => void spawnSync('umount', ['-l', dir]));
-  return true;
+  return r.status === 0;
 }
 
 export interface StressMount {
@@ -89,7 +93,7 @@ export async function mountLoopback(base: string, options: LoopbackOptions): Pro
       return JSON.parse(await next());
     },
     close: async () => {
-      spawnSync('umount', ['-l', mnt]);
+      await detach(mnt);
       server.stdin!.end();
       const exited = new Promise((r) => server.once('exit', r));
       const timer = setTimeout(kill, 5000);
