@@ -174,11 +174,19 @@ async function memoryBench(requests: number): Promise<number> {
       ? requestBytes(Opcode.LOOKUP, unique, 1, Buffer.from('f\0'))
       : requestBytes(Opcode.GETATTR, unique, 2, Buffer.alloc(16)));
   }
+  // Uniques grow by 2 per request, as the kernel's do (FUSE_REQ_ID_STEP): a session keying
+  // anything by unique sees fresh keys, never the same few.
+  let unique = 2 * BURST + 4;
   const run = async (count: number): Promise<void> => {
     for (let done = 0; done < count; done += BURST) {
       tr.target = tr.replies + BURST;
       const answered = new Promise<void>((resolve) => (tr.waiter = resolve));
-      for (const b of burst) tr.sink!.request(b, b.length, tr.channel);
+      for (const b of burst) {
+        b.writeUInt32LE(unique % 0x100000000, 8);
+        b.writeUInt32LE(Math.floor(unique / 0x100000000), 12);
+        unique += 2;
+        tr.sink!.request(b, b.length, tr.channel);
+      }
       await answered;
     }
   };
