@@ -225,6 +225,40 @@ t.test('INTERRUPT aborts the signal; the reply is EINTR, once', async (t) => {
   t.equal(session.stats().requests.INTERRUPT, 4);
 });
 
+t.test('several requests in flight: INTERRUPT finds the one named, the end aborts the others', async (t) => {
+  const m = sampleFs();
+  const aborted: number[] = [];
+  for (const name of ['a', 'b', 'c', 'd']) {
+    m.onLookup.set(name, (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => {
+      aborted.push(ctx.unique);
+      reject(ctx.signal.reason);
+    })));
+  }
+  const { tr, session } = await ready(m);
+  tr.push(nameRequest(Opcode.LOOKUP, 140, 1, 'a'));
+  tr.push(nameRequest(Opcode.LOOKUP, 142, 1, 'b'));
+  tr.push(nameRequest(Opcode.LOOKUP, 144, 1, 'c'));
+  tr.push(nameRequest(Opcode.LOOKUP, 146, 1, 'hello.txt'));
+  t.equal((await replyTo(tr, 146)).error, 0);
+  t.equal(session.stats().inFlight, 3);
+  tr.push(interruptRequest(148, 142)); // the middle one
+  t.equal((await replyTo(tr, 142)).error, EINTR);
+  t.same(aborted, [142]);
+  t.equal(session.stats().inFlight, 2);
+  tr.push(interruptRequest(150, 144)); // the newest
+  tr.push(interruptRequest(152, 140)); // the oldest
+  t.equal((await replyTo(tr, 140)).error, EINTR);
+  t.equal((await replyTo(tr, 144)).error, EINTR);
+  t.equal(session.stats().inFlight, 0);
+  tr.push(nameRequest(Opcode.LOOKUP, 154, 1, 'd'));
+  tr.push(nameRequest(Opcode.LOOKUP, 156, 1, 'a'));
+  t.equal(session.stats().inFlight, 2, 'the list is usable again after emptying');
+  tr.end();
+  await session.closed;
+  t.same(aborted, [142, 144, 140, 154, 156], 'the end aborts what is left, oldest first');
+  t.equal(session.stats().inFlight, 0);
+});
+
 t.test('a handler that throws a non-errno error after an INTERRUPT is answered EINTR, not logged', async (t) => {
   const fs: Filesystem = {
     lookup: (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new DOMException('gone', 'AbortError')))),

@@ -71,6 +71,12 @@ export class RequestContext {
   // reply carries (set by openOut): if that reply never reaches the kernel, no RELEASE will come.
   backing: BackingRegistry | null = null;
   opened: { nodeid: number; fh: number } | null = null;
+  /** @internal The session's list of requests in flight (see Session.inflightHead). */
+  prevInFlight: RequestContext | null = null;
+  /** @internal */
+  nextInFlight: RequestContext | null = null;
+  /** @internal Linked into the session's in-flight list (dispatched, not answered). */
+  inFlight = false;
   // Created on first use of `signal`: most handlers never look, and an AbortController per
   // request would be paid on every request.
   private controller: AbortController | undefined;
@@ -168,7 +174,13 @@ export class Session {
   private readonly requests = new Float64Array(COUNTER_SLOTS);
   private readonly errors = new Float64Array(COUNTER_SLOTS);
   private orphaned = 0;
-  private readonly inflight = new Map<number, RequestContext>();
+  // Requests dispatched and not answered, oldest first: an intrusive doubly-linked list through
+  // the contexts, not a Map by unique. Every request is linked and unlinked once, while only
+  // INTERRUPT (rare) and the end of the session look for one; Map set+get+delete took 60-180 ns
+  // per request (numeric keys that only grow), linking ~10.
+  private inflightHead: RequestContext | null = null;
+  private inflightTail: RequestContext | null = null;
+  private inflightCount = 0;
   private decodeContext: DecodeContext = DEFAULT_DECODE_CONTEXT;
   private started = false;
   private ended = false;
@@ -249,17 +261,20 @@ export class Session {
     const backing = b === null
       ? { enabled: false, live: 0, registered: 0, closed: 0, failed: 0 }
       : { enabled: b.enabled, ...b.stats };
-    return { requests, errors, inFlight: this.inflight.size, orphanedReplies: this.orphaned, backing };
+    return { requests, errors, inFlight: this.inflightCount, orphanedReplies: this.orphaned, backing };
   }
 
   // ---- requests ---------------------------------------------------------------------------------
 
   private onRequest(buf: Buffer, length: number, channel: ReplyChannel): boolean {
-    const req = decodeRequest(buf, length, this.decodeContext);
-    if ('kind' in req) {
-      this.onDecodeError(req, channel);
+    const decoded = decodeRequest(buf, length, this.decodeContext);
+    // Every request has a header, a DecodeError none: one property load, where `'kind' in` on
+    // request objects of ~50 shapes measured 15-35 ns against 5.
+    if ((decoded as { header?: InHeader }).header === undefined) {
+      this.onDecodeError(decoded as DecodeError, channel);
       return false;
     }
+    const req = decoded as Request;
     const op = req.opcode;
     const slot = slotOf(op);
     this.requests[slot]++;
@@ -276,7 +291,7 @@ export class Session {
       case Opcode.INTERRUPT:
         // The kernel only interrupts requests it has handed out, and this session dispatches each
         // one as it is read: an unknown unique was answered already, and needs nothing more.
-        this.inflight.get(req.unique)?.interrupt();
+        this.findInFlight(req.unique)?.interrupt();
         return false;
       case Opcode.NOTIFY_REPLY:
         this.onNotifyReply(req.header.unique, req.data);
@@ -308,7 +323,7 @@ export class Session {
       ctx.started = performance.now();
       this.debug(describeRequest(req));
     }
-    this.inflight.set(ctx.unique, ctx);
+    this.link(ctx);
     let result: Reply | Promise<Reply>;
     try {
       result = this.dispatcher.dispatch(req, ctx);
@@ -334,6 +349,35 @@ export class Session {
     return keep;
   }
 
+  private link(ctx: RequestContext): void {
+    const tail = this.inflightTail;
+    ctx.prevInFlight = tail;
+    if (tail === null) this.inflightHead = ctx;
+    else tail.nextInFlight = ctx;
+    this.inflightTail = ctx;
+    ctx.inFlight = true;
+    this.inflightCount++;
+  }
+
+  private unlink(ctx: RequestContext): void {
+    if (!ctx.inFlight) return;
+    ctx.inFlight = false;
+    this.inflightCount--;
+    const prev = ctx.prevInFlight;
+    const next = ctx.nextInFlight;
+    if (prev === null) this.inflightHead = next;
+    else prev.nextInFlight = next;
+    if (next === null) this.inflightTail = prev;
+    else next.prevInFlight = prev;
+    ctx.prevInFlight = ctx.nextInFlight = null;
+  }
+
+  /** The newest request in flight with this unique (the kernel's uniques are unique while in flight). */
+  private findInFlight(unique: number): RequestContext | undefined {
+    for (let ctx = this.inflightTail; ctx !== null; ctx = ctx.prevInFlight) if (ctx.unique === unique) return ctx;
+    return undefined;
+  }
+
   /** The errno for a thrown value; a non-errno error is a bug in the handler: EIO and a log line. */
   private errnoOf(err: unknown, ctx: RequestContext, opcode: number): number {
     const errno = errnoFromError(err, 0);
@@ -346,7 +390,7 @@ export class Session {
 
   /** Writes the reply of a dispatched request, once. */
   private send(ctx: RequestContext, slot: number, channel: ReplyChannel, reply: Reply): void {
-    if (this.inflight.get(ctx.unique) === ctx) this.inflight.delete(ctx.unique);
+    this.unlink(ctx);
     let data: Buffer | readonly Buffer[];
     let error = 0;
     if (typeof reply === 'number') {
@@ -529,8 +573,16 @@ export class Session {
     // [passthrough wiring, helper-2] The kernel dropped the connection's backing ids with it.
     this.backing?.clear();
     // Handlers still running learn that nobody waits for them any more.
-    for (const ctx of this.inflight.values()) ctx.interrupt();
-    this.inflight.clear();
+    let ctx = this.inflightHead;
+    this.inflightHead = this.inflightTail = null;
+    this.inflightCount = 0;
+    while (ctx !== null) {
+      const next = ctx.nextInFlight;
+      ctx.inFlight = false;
+      ctx.prevInFlight = ctx.nextInFlight = null;
+      ctx.interrupt();
+      ctx = next;
+    }
     const gone = errnoError('ENODEV', 'the FUSE session has ended');
     for (const r of this.retrieves.values()) r.reject(gone);
     this.retrieves.clear();
