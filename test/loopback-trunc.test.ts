@@ -41,6 +41,24 @@ if (process.getuid?.() !== 0) {
       t.equal((fs.statSync(path.join(m.src, 'user', 'f')).mode & 0o7777).toString(8), '775', 'and lost setuid/setgid');
       // chmod is the only SETATTR: the truncation came with the OPEN.
       t.equal((after.SETATTR ?? 0) - (before.SETATTR ?? 0), 1, 'one SETATTR (the chmod), none for O_TRUNC');
+
+      // Files big enough that the loopback truncates them on the threadpool.
+      const big = Buffer.alloc(3 << 20, 7);
+      const file = path.join(m.mnt, 'big');
+      fs.writeFileSync(file, big);
+      fs.writeFileSync(file, 'new'); // O_TRUNC
+      t.equal(fs.readFileSync(path.join(m.src, 'big'), 'utf8'), 'new', 'a big file opened with O_TRUNC holds only the new bytes');
+      fs.writeFileSync(file, big);
+      fs.truncateSync(file, 1); // SETATTR size
+      t.same(fs.readFileSync(file), Buffer.from([7]), 'truncate(2) from 3 MiB to 1 byte');
+      const fd = fs.openSync(file, 'r+');
+      try {
+        fs.writeSync(fd, big, 0, big.length, 0);
+        fs.ftruncateSync(fd, 2); // SETATTR size with a file handle
+      } finally {
+        fs.closeSync(fd);
+      }
+      t.same(fs.readFileSync(path.join(m.src, 'big')), Buffer.from([7, 7]), 'ftruncate(2) from 3 MiB to 2 bytes');
     });
   }
 }

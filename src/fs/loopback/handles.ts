@@ -8,6 +8,8 @@ export interface FileHandle {
   /** The caller's open flags. */
   readonly flags: number;
   readonly inode: Inode;
+  /** A flock(2) lock was taken on `fd`: release() drops it before the fd's (background) close. */
+  flocked?: boolean;
 }
 
 /** An open directory: the listing that READDIR offsets index into (see dirs.ts). */

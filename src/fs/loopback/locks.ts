@@ -112,6 +112,7 @@ export function releaseAll(inode: Inode): void {
 
 /** flock(2) on an open file; waits unless op has LOCK_NB. */
 export async function flock(handle: FileHandle, op: number, signal: AbortSignal): Promise<void> {
+  if (!(op & sys.LOCK_UN)) handle.flocked = true;
   if (op & (sys.LOCK_NB | sys.LOCK_UN)) sys.flock(handle.fd, op);
   else await sys.flockWait(handle.fd, op, signal);
 }
