@@ -7,13 +7,13 @@
 // own, so its statfs counts only this test's files.
 import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Loopback } from '../src/fs/loopback';
 import { closesInFlight, closesSettled } from '../src/fs/loopback/close';
 import type { CreateContext } from '../src/fs/api';
 import { mountHere } from './helpers/mounted';
+import { tempDir } from './helpers/tmp';
 
 const SIZE = 16 * 1024 * 1024;
 const ROOT = 1;
@@ -22,15 +22,10 @@ function ctx(): CreateContext {
   return { unique: 1, uid: 0, gid: 0, pid: process.pid, umask: 0o022, signal: new AbortController().signal };
 }
 
-/** An empty tmpfs of its own, detached and removed at teardown. */
+/** An empty tmpfs of its own, detached and removed at teardown (with its directory). */
 function tmpfs(t: Test): string {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-lbclose-')));
-  const src = path.join(dir, 'src');
+  const src = path.join(tempDir(t, 'tsfuse-lbclose-'), 'src');
   fs.mkdirSync(src);
-  t.teardown(() => {
-    spawnSync('umount', ['-l', src]);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=0755', 'tsfuse-lbclose', src]);
   if (mounted.status !== 0) throw new Error(`mount tmpfs: ${mounted.stderr}`);
   return src;
