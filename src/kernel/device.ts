@@ -93,3 +93,47 @@ export function abortConnection(id: number): void {
     throw new MountError(code, file, `cannot abort FUSE connection ${id}: ${code}${hint}`, { cause: err });
   }
 }
+
+/**
+ * The processes serving FUSE connection `id` and no other: those whose /dev/fuse fds all show
+ * `fuse_connection: id` in /proc/PID/fdinfo (Linux 6.x prints it; on a kernel that does not,
+ * none are found). A process with fds on other connections too serves other mounts and would
+ * not end with this one, so it is left out. Processes this one may not inspect are skipped.
+ */
+export function connectionServers(id: number, proc = '/proc'): number[] {
+  const servers: number[] = [];
+  for (const entry of safeReaddir(proc)) {
+    if (!/^\d+$/.test(entry)) continue;
+    let ours = 0;
+    let others = 0;
+    for (const fd of safeReaddir(`${proc}/${entry}/fd`)) {
+      let target: string;
+      try {
+        target = fs.readlinkSync(`${proc}/${entry}/fd/${fd}`);
+      } catch {
+        continue; // closed meanwhile
+      }
+      if (target !== FUSE_DEVICE) continue;
+      let info: string;
+      try {
+        info = fs.readFileSync(`${proc}/${entry}/fdinfo/${fd}`, 'utf8');
+      } catch {
+        continue;
+      }
+      const conn = /^fuse_connection:\s*(\d+)$/m.exec(info)?.[1];
+      if (conn === undefined) continue; // not mounted yet, or an older kernel
+      if (Number(conn) === id) ours++;
+      else others++;
+    }
+    if (ours > 0 && others === 0) servers.push(Number(entry));
+  }
+  return servers;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}

@@ -1,7 +1,7 @@
 // src/kernel: the /dev/fuse device, mounting, the request loop and the session. It knows nothing
 // of the filesystem API: requests go to a Dispatcher (src/fs/bridge.ts is the one users get).
 export { MountError } from './errors';
-export { FUSE_DEVICE, FUSECTL_DIR, abortConnection, cloneDevice, connectionId, ioctl, openDevice } from './device';
+export { FUSE_DEVICE, FUSECTL_DIR, abortConnection, cloneDevice, connectionId, connectionServers, ioctl, openDevice } from './device';
 export { checkMountpoint, isDeadMount, mountArgs, mountDevice, requireRoot, resolveMountOptions, unmount } from './mount';
 export type { MountOptions } from './mount';
 export { DeviceTransport, WorkerTransport, canPollDevice, deviceTransport } from './transport';

@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defineCommand, type RunArgs } from '../command';
 import { CliError } from '../errors';
-import { option, parseBoolean } from '../options';
+import { option, parseBoolean, parseSeconds } from '../options';
+import { connectionId, connectionServers } from '../../kernel/device';
 import { MountError } from '../../kernel/errors';
 import { isDeadMount, unmount } from '../../kernel/mount';
 import { mountOf } from '../../kernel/probe-host';
@@ -15,11 +16,18 @@ export const umountOptions = {
     default: false,
     parse: parseBoolean,
   }),
+  wait: option({
+    describe: 'Then wait up to this long for the server process to exit (a tsfuse daemon writes --stats-file on its way out); 0: do not wait. Not with --lazy',
+    cli: 'string',
+    placeholder: 'SECONDS',
+    default: 10,
+    parse: parseSeconds,
+  }),
 };
 
 export const umountCommand = defineCommand({
   name: 'umount',
-  describe: 'Unmount a FUSE mount (a tsfuse daemon then exits)',
+  describe: 'Unmount a FUSE mount and wait for its server to exit',
   positionals: [{ name: 'mnt', describe: 'Mount point' }],
   options: umountOptions,
   epilogue: 'A dead mount (the server is gone: "transport endpoint is not connected") is always detached lazily.',
@@ -34,6 +42,9 @@ export const umountCommand = defineCommand({
       args.log.info(`tsfuse: ${mnt} is a dead FUSE mount (transport endpoint is not connected); detaching it lazily`);
       lazy = true;
     }
+    // Found before the unmount ends the connection: the processes that will exit with it.
+    const connection = connectionId(mnt);
+    const servers = connection === undefined ? [] : connectionServers(connection).filter((pid) => pid !== process.pid);
     try {
       await unmount(mnt, { lazy });
     } catch (err) {
@@ -43,9 +54,35 @@ export const umountCommand = defineCommand({
       if (err instanceof MountError) throw new CliError(err.message);
       throw err;
     }
+    if (!lazy && args.options.wait > 0) {
+      const left = await waitForExit(servers, args.options.wait * 1000);
+      if (left.length > 0) args.log.error(`tsfuse: ${mnt} unmounted, but its server (pid ${left.join(', ')}) still runs after ${args.options.wait} s`);
+    }
     return 0;
   },
 });
+
+/** Running: a zombie has exited (its parent, often init for a daemon, reaps it when it gets to it). */
+function alive(pid: number): boolean {
+  try {
+    // "pid (comm) S ...": the state follows the last ')', since comm may hold one.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until every pid has exited or `ms` have passed; returns those still running. */
+async function waitForExit(pids: readonly number[], ms: number): Promise<number[]> {
+  const deadline = Date.now() + ms;
+  let left = pids.filter(alive);
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    left = left.filter(alive);
+  }
+  return left;
+}
 
 /** Resolves symlinks in the parent only: the mount root itself may answer ENOTCONN. */
 function canonical(p: string): string {
