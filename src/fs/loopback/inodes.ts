@@ -2,7 +2,7 @@ import { closeSync } from 'node:fs';
 import * as sys from '../../sys/index';
 import { FuseError } from '../errors';
 import { S_IFDIR, S_IFMT } from './attr';
-import { closeInBackground } from './close';
+import { closeFreeing } from './close';
 import type { LockOwner } from './locks';
 
 /** The kernel's name for the root directory (FUSE_ROOT_ID). */
@@ -243,7 +243,7 @@ export class InodeTable {
 
   /**
    * Takes the fd off `inode`, which from here on reopens by name if it is
-   * used again; `background`: the close runs on the threadpool (close.ts).
+   * used again; `background`: a close that may free a deleted file's data runs on the threadpool (closeFreeing).
    */
   private release(inode: Inode, background: boolean): void {
     this.closable.delete(inode);
@@ -255,8 +255,10 @@ export class InodeTable {
       closeSync(fd);
       return;
     }
+    const closing = closeFreeing(fd);
+    if (closing === undefined) return;
     this.closingFds++;
-    void closeInBackground(fd).then(() => this.closingFds--);
+    void closing.then(() => this.closingFds--);
   }
 
   /**

@@ -29,7 +29,7 @@ import { FuseError } from '../errors';
 import { MODE_BITS, NO_ATTR, O_ACCMODE, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_IXGRP, toAttr } from './attr';
 import { isDotOrDotdot, readEntries, type DirEntry } from './dirs';
 import { HandleTable, type DirHandle, type FileHandle } from './handles';
-import { closeInBackground } from './close';
+import { closeFreeing } from './close';
 import { InodeTable, O_NODE, type Inode } from './inodes';
 import * as locks from './locks';
 import { checkName, exactName, procPath } from './names';
@@ -634,9 +634,9 @@ export class Loopback implements Filesystem {
     const { fd, inode, flocked } = this.files.take(fh);
     // The lock goes with RELEASE, not whenever the threadpool gets to the close.
     if (flocked === true) sys.flock(fd, sys.LOCK_UN);
-    // Usually not the file's last reference (the inode's O_PATH fd holds it), but on a source
-    // where close waits (NFS, another FUSE) it would hold up every request; nobody reads the reply.
-    void closeInBackground(fd);
+    // Usually not the file's last reference (the inode's O_PATH fd holds it), but it can be
+    // (the fd bound evicted that one); nobody reads the reply.
+    void closeFreeing(fd);
     if (--inode.nopen === 0) locks.releaseAll(inode);
   }
 
