@@ -171,6 +171,19 @@ t.test('an open reply the kernel refuses gives its reference back', async (t) =>
   await new Promise((resolve) => setImmediate(resolve));
   t.same(s.ioctls, [{ op: 'open', arg: BACKING_FD }, { op: 'close', arg: 1 }], 'registered, then closed: no RELEASE will come');
   t.equal(s.session.stats().backing.live, 0);
+  t.same(s.releases, [1], "the filesystem's open was released too");
+});
+
+t.test('without passthrough too, a refused open reply releases the filesystem\'s open', async (t) => {
+  const s = await start(OFFER_7_39);
+  s.transport.refuse = (reply) => (parseReply(reply).unique === 2 ? 'ENOENT' : undefined);
+  s.transport.push(openRequest(2, 7));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(s.releases, [1], 'release() ran for the open the kernel never got');
+  // A delivered open is not released before its RELEASE.
+  s.transport.refuse = undefined;
+  await roundTrip(s, openRequest(3, 7));
+  t.same(s.releases, [1]);
 });
 
 t.test('RELEASE drops the reference even when the filesystem has no release()', async (t) => {

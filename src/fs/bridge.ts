@@ -68,19 +68,27 @@ export function openOut(o: OpenReply, fileOf?: Filesystem): OpenOut {
 /**
  * [passthrough wiring, helper-2] OPEN/CREATE/TMPFILE: the session's backing registry decides
  * whether this open passes through (one shared backing id per inode, see src/kernel/backing.ts)
- * and counts it until RELEASE. If that fails (passthrough required but refused), the
- * filesystem's open is undone, since no RELEASE will ever come for it — and for CREATE/TMPFILE
- * (`created`) the lookup reference the entry carried, since no FORGET will come either.
+ * and counts it until RELEASE. If that fails (passthrough required but refused), or if the kernel
+ * later refuses the reply, the filesystem's open is undone, since no RELEASE will ever come for
+ * it — and for CREATE/TMPFILE (`created`) the lookup reference the entry carried, since no
+ * FORGET will come either.
  */
 async function fileOpenOut(fs: Filesystem, ctx: RequestContext, nodeid: number, o: OpenReply, flags: number,
   created = false): Promise<OpenOut> {
-  try {
-    return ctx.openOut(nodeid, { ...openOut(o, fs), passthrough: o.passthrough === true, backingFd: o.backingFd });
-  } catch (err) {
+  const undo = async (): Promise<void> => {
     await fs.release?.(ctx, nodeid, o.fh, flags).catch(() => {});
     if (created) fs.forget?.(nodeid, 1);
+  };
+  let out: OpenOut;
+  try {
+    out = ctx.openOut(nodeid, { ...openOut(o, fs), passthrough: o.passthrough === true, backingFd: o.backingFd });
+  } catch (err) {
+    await undo();
     throw err;
   }
+  // Nor will they come if the kernel refuses the reply (the opener gave up): as libfuse does.
+  ctx.undelivered = () => void undo();
+  return out;
 }
 
 function statxOut(r: StatxReply): StatxOut {

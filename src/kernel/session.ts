@@ -71,6 +71,12 @@ export class RequestContext {
   // reply carries (set by openOut): if that reply never reaches the kernel, no RELEASE will come.
   backing: BackingRegistry | null = null;
   opened: { nodeid: number; fh: number } | null = null;
+  /**
+   * Set by the dispatcher when a successful reply hands the kernel something it must give back
+   * (an open file, a lookup reference): undoes that if the kernel never takes the reply (its
+   * write fails with ENOENT, as libfuse handles for OPEN and CREATE).
+   */
+  undelivered: (() => void) | null = null;
   /** @internal The session's list of requests in flight (see Session.inflightHead). */
   prevInFlight: RequestContext | null = null;
   /** @internal */
@@ -406,9 +412,10 @@ export class Session {
       const ms = ctx.started > 0 ? ` (${(performance.now() - ctx.started).toFixed(3)} ms)` : '';
       this.debug(`  unique=${ctx.unique} -> ${error === 0 ? 'OK' : errnoName(error) ?? `errno ${error}`}${ms}`);
     }
-    if (!this.write(channel, data, ctx.unique) && ctx.opened !== null && !this.ended) {
-      // [passthrough wiring, helper-2] The kernel never got this open: no RELEASE will come.
-      this.backing?.notDelivered(ctx.opened.nodeid, ctx.opened.fh);
+    if (!this.write(channel, data, ctx.unique) && !this.ended && error === 0) {
+      // The kernel never got this reply: no RELEASE (or FORGET) will come for what it carried.
+      if (ctx.opened !== null) this.backing?.notDelivered(ctx.opened.nodeid, ctx.opened.fh);
+      ctx.undelivered?.();
     }
   }
 
