@@ -93,12 +93,52 @@ export interface ServerOptions {
   readyTimeoutMs?: number;
 }
 
+export interface PassthroughHpOptions {
+  /** libfuse's example/passthrough_hp, built (see bench/README.md). */
+  binary: string;
+  src: string;
+  mnt: string;
+  readyTimeoutMs?: number;
+}
+
+/** How one server process is started and told apart from the others in messages. */
+interface Launch {
+  /** e.g. 'tsfuse mount', 'passthrough_hp': the start of every error message. */
+  name: string;
+  argv: readonly string[];
+  mnt: string;
+  statsFile?: string;
+  /** True once stdout so far says the server is up (the kernel must list the mount too). */
+  ready(stdout: string): boolean;
+  readyTimeoutMs?: number;
+}
+
+/**
+ * Why `binary` cannot be run as passthrough_hp, or undefined. Checked before
+ * anything is mounted, so a wrong path fails the run at once.
+ */
+export function passthroughHpProblem(binary: string): string | undefined {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(binary);
+  } catch (err) {
+    return `${binary}: ${(err as { code?: string }).code === 'ENOENT' ? 'no such file' : (err as Error).message}`;
+  }
+  if (!stat.isFile()) return `${binary}: not a file`;
+  try {
+    fs.accessSync(binary, fs.constants.X_OK);
+  } catch {
+    return `${binary}: not executable`;
+  }
+  return undefined;
+}
+
 export class Server {
   private exitReason: string | undefined;
   private readonly exited: Promise<void>;
 
   private constructor(
-    readonly options: ServerOptions,
+    private readonly launch: Launch,
     private readonly child: ChildProcess,
     private readonly stderr: () => string,
   ) {
@@ -116,9 +156,18 @@ export class Server {
     return this.child.pid;
   }
 
+  get mnt(): string {
+    return this.launch.mnt;
+  }
+
   /** Why the server is gone, while it is gone. */
   get gone(): string | undefined {
     return this.exitReason;
+  }
+
+  /** The last 4 KiB the server wrote to stderr. */
+  get errorOutput(): string {
+    return this.stderr();
   }
 
   private lastError(): string {
@@ -130,18 +179,51 @@ export class Server {
    * Starts the server and resolves once it printed its ready line
    * and the kernel lists the mount.
    */
-  static async start(options: ServerOptions): Promise<Server> {
+  static start(options: ServerOptions): Promise<Server> {
     const command = options.command ?? serverCommand();
-    const args = [
-      ...command.slice(1),
-      'mount',
-      options.src,
-      options.mnt,
-      // require: fail rather than quietly measure a mount the kernel refused passthrough to.
-      `--passthrough=${options.passthrough ? 'require' : 'off'}`,
-      `--stats-file=${options.statsFile}`,
-    ];
-    const child = spawn(command[0], args, {
+    return Server.spawn({
+      name: 'tsfuse mount',
+      argv: [
+        ...command,
+        'mount',
+        options.src,
+        options.mnt,
+        // require: fail rather than quietly measure a mount the kernel refused passthrough to.
+        `--passthrough=${options.passthrough ? 'require' : 'off'}`,
+        `--stats-file=${options.statsFile}`,
+      ],
+      mnt: options.mnt,
+      statsFile: options.statsFile,
+      // "tsfuse: SRC mounted on MNT (pid …)" comes once the kernel answered INIT.
+      ready: (out) => / mounted on /.test(out),
+      readyTimeoutMs: options.readyTimeoutMs,
+    });
+  }
+
+  /**
+   * libfuse's passthrough_hp with its defaults, in the foreground (it then
+   * neither daemonizes nor logs to syslog). It prints no ready line: it is up
+   * once the kernel lists the mount; a first request before its INIT reply
+   * waits for it in the kernel. Absolute paths: it resolves SRC itself but
+   * mounts MNT as given after changing to /.
+   */
+  static startPassthroughHp(options: PassthroughHpOptions): Promise<Server> {
+    const problem = passthroughHpProblem(options.binary);
+    if (problem !== undefined) return Promise.reject(new Error(`passthrough_hp: ${problem}`));
+    const mnt = path.resolve(options.mnt);
+    return Server.spawn({
+      name: 'passthrough_hp',
+      argv: [options.binary, '--foreground', path.resolve(options.src), mnt],
+      mnt,
+      ready: () => true,
+      readyTimeoutMs: options.readyTimeoutMs,
+    });
+  }
+
+  private static async spawn(launch: Launch): Promise<Server> {
+    const { name, argv, mnt } = launch;
+    const readyTimeoutMs = launch.readyTimeoutMs ?? 20_000;
+    const child = spawn(argv[0], argv.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group: a Ctrl-C reaches the benchmark, which then unmounts in
       // order, instead of reaching the servers in the middle of a step.
@@ -152,31 +234,45 @@ export class Server {
     child.stderr?.on('data', (d: Buffer) => {
       err = (err + d.toString()).slice(-4096);
     });
-    const server = new Server(options, child, () => err);
+    // spawn() reports a binary it cannot run as an 'error' event, not an exit.
+    let spawnError: Error | undefined;
+    child.once('error', (e) => (spawnError = e));
+    const server = new Server(launch, child, () => err);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`tsfuse mount ${options.mnt}: not ready after ${options.readyTimeoutMs ?? 20_000} ms`));
-      }, options.readyTimeoutMs ?? 20_000);
-      const onData = (d: Buffer): void => {
-        out += d.toString();
-        // "tsfuse: SRC mounted on MNT (pid …)" comes once the kernel answered INIT.
-        if (/ mounted on /.test(out) && isFuseMountAt(options.mnt)) {
+        reject(new Error(`${name} ${mnt}: not ready after ${readyTimeoutMs} ms`));
+      }, readyTimeoutMs);
+      const check = (): void => {
+        if (launch.ready(out) && isFuseMountAt(mnt)) {
           cleanup();
           resolve();
         }
       };
+      const onData = (d: Buffer): void => {
+        out += d.toString();
+        check();
+      };
+      // A server without a ready line: the mount is looked for every 50 ms.
+      const poll = setInterval(check, 50);
       const onExit = (): void => {
         cleanup();
-        reject(new Error(`tsfuse mount ${options.mnt} failed: ${err.trim() || out.trim() || `exit ${child.exitCode ?? child.signalCode}`}`));
+        reject(new Error(`${name} ${mnt} failed: ${err.trim() || out.trim() || spawnError?.message || `exit ${child.exitCode ?? child.signalCode}`}`));
+      };
+      const onError = (e: Error): void => {
+        cleanup();
+        reject(new Error(`${name} ${mnt} failed: ${e.message}`));
       };
       const cleanup = (): void => {
         clearTimeout(timer);
+        clearInterval(poll);
         child.stdout?.off('data', onData);
         child.off('exit', onExit);
+        child.off('error', onError);
       };
       child.stdout?.on('data', onData);
       child.once('exit', onExit);
+      child.once('error', onError);
     }).catch(async (e: unknown) => {
       await server.stop();
       throw e;
@@ -187,11 +283,11 @@ export class Server {
   }
 
   /**
-   * SIGTERM: the server unmounts (lazily if busy), writes its stats file and
-   * exits. After 15 s: lazy umount and SIGKILL. Resolves to the request counts.
+   * SIGTERM: the server unmounts (lazily if busy), writes its stats file (tsfuse's) and
+   * exits. After 15 s: lazy umount and SIGKILL. Resolves to the request counts, if any.
    */
   async stop(): Promise<Record<string, number> | undefined> {
-    const { mnt, statsFile } = this.options;
+    const { mnt, statsFile } = this.launch;
     if (this.exitReason === undefined && this.child.pid !== undefined) {
       try {
         process.kill(this.child.pid, 'SIGTERM');
@@ -207,6 +303,7 @@ export class Server {
     }
     // A server that died leaves a dead mount ("transport endpoint is not connected").
     if (isFuseMountAt(mnt)) spawnSync('umount', ['-l', mnt]);
+    if (statsFile === undefined) return undefined;
     try {
       return JSON.parse(fs.readFileSync(statsFile, 'utf8')) as Record<string, number>;
     } catch {
@@ -223,6 +320,6 @@ export class Server {
         // already gone
       }
     }
-    if (isFuseMountAt(this.options.mnt)) spawnSync('umount', ['-l', this.options.mnt]);
+    if (isFuseMountAt(this.launch.mnt)) spawnSync('umount', ['-l', this.launch.mnt]);
   }
 }
