@@ -1,14 +1,15 @@
 /**
  * `tsfuse bench`: the workloads on the native directory and on tsfuse
  * loopback mounts of directories beside it (without and with passthrough),
- * round after round in alternation; then the table, JSON, Markdown, SVG.
+ * and optionally on libfuse's passthrough_hp, round after round in
+ * alternation; then the table, JSON, Markdown, SVG.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { findFio } from './fio';
-import { dropCaches, filesystemOf, Server } from './mounts';
+import { dropCaches, filesystemOf, passthroughHpProblem, Server } from './mounts';
 import { toJson, toMarkdown, toText, type Report } from './report';
 import { runRounds, Stopped, type Progress, type Skip } from './runner';
 import { summarize } from './stats';
@@ -17,6 +18,15 @@ import { checkTargets } from './targets';
 import { buildGroups, CONFIGS, type ConfigName, type GroupName, type Target } from './workloads';
 
 export { CONFIGS, GROUP_NAMES, type ConfigName, type GroupName } from './workloads';
+
+/**
+ * libfuse's C loopback with passthrough, run beside tsfuse when its binary is
+ * given: the issue's small-file target is "no worse than passthrough_hp", best
+ * compared on the same machine state. Not in CONFIGS (workloads.ts), which
+ * --configs chooses from: it runs exactly when --passthrough-hp is given.
+ */
+export const PASSTHROUGH_HP = 'passthrough_hp';
+type RunConfig = ConfigName | typeof PASSTHROUGH_HP;
 
 export interface BenchOptions {
   /** Where to put the files; default: a fresh directory under os.tmpdir(). */
@@ -34,6 +44,8 @@ export interface BenchOptions {
   command: string;
   /** The command that serves a mount, before its arguments; default: mounts.serverCommand(). */
   serverCommand?: readonly string[];
+  /** libfuse's example/passthrough_hp binary: adds the configuration passthrough_hp. */
+  passthroughHp?: string;
 }
 
 export interface BenchIo {
@@ -108,8 +120,12 @@ function clock(seconds: number): string {
 export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
   const started = process.hrtime.bigint();
   const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
+  if (o.passthroughHp !== undefined) {
+    const problem = passthroughHpProblem(o.passthroughHp);
+    if (problem !== undefined) throw new BenchError(`--passthrough-hp ${problem} (build it as bench/README.md says)`);
+  }
   const ws = prepareWorkspace(o.dir, o.force);
-  const servers = new Map<ConfigName, Server>();
+  const servers = new Map<RunConfig, Server>();
   const skipped: Skip[] = [];
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -140,7 +156,9 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
     const warnings: string[] = [];
 
     const targets: Target[] = [];
-    for (const config of CONFIGS.filter((c) => o.configs.includes(c))) {
+    const runConfigs: RunConfig[] = CONFIGS.filter((c) => o.configs.includes(c));
+    if (o.passthroughHp !== undefined) runConfigs.push(PASSTHROUGH_HP);
+    for (const config of runConfigs) {
       if (config === 'native') {
         const dir = path.join(ws.root, 'native');
         fs.mkdirSync(dir);
@@ -148,21 +166,29 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
         continue;
       }
       // Beside the native directory: the same filesystem under every configuration.
-      const src = path.join(ws.root, `${config}-src`);
-      const mnt = path.join(ws.root, `${config}-mnt`);
+      const short = config === PASSTHROUGH_HP ? 'hp' : config;
+      const src = path.join(ws.root, `${short}-src`);
+      const mnt = path.join(ws.root, `${short}-mnt`);
       fs.mkdirSync(src);
       fs.mkdirSync(mnt);
-      io.err(`tsfuse bench: mounting ${src} on ${mnt}${config === 'passthrough' ? ' with passthrough' : ''}\n`);
+      io.err(
+        `tsfuse bench: mounting ${src} on ${mnt}` +
+          `${config === 'passthrough' ? ' with passthrough' : config === PASSTHROUGH_HP ? ` with ${o.passthroughHp}` : ''}\n`,
+      );
       try {
-        const server = await Server.start({
-          src,
-          mnt,
-          passthrough: config === 'passthrough',
-          statsFile: path.join(ws.root, `${config}-requests.json`),
-          command: o.serverCommand,
-        });
+        const server =
+          config === PASSTHROUGH_HP
+            ? await Server.startPassthroughHp({ binary: o.passthroughHp as string, src, mnt })
+            : await Server.start({
+                src,
+                mnt,
+                passthrough: config === 'passthrough',
+                statsFile: path.join(ws.root, `${config}-requests.json`),
+                command: o.serverCommand,
+              });
         servers.set(config, server);
-        targets.push({ config, dir: mnt, backing: src });
+        // Target.config is typed ConfigName (workloads.ts), where it is only a label.
+        targets.push({ config: config as ConfigName, dir: mnt, backing: src });
       } catch (err) {
         skipped.push({ workload: '*', config, reason: (err as Error).message });
       }
@@ -180,7 +206,7 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
     const outcome = await runRounds(groups, targets, o.rounds, {
       sync: () => void spawnSync('sync'),
       dropCaches,
-      unavailable: (config) => servers.get(config as ConfigName)?.gone,
+      unavailable: (config) => servers.get(config as RunConfig)?.gone,
       stopping: () => stopping,
       progress,
       settle: () => new Promise((resolve) => setTimeout(resolve, 300)),
@@ -191,6 +217,13 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
     const requests: Record<string, Record<string, number>> = {};
     for (const [config, server] of servers) {
       const counts = await server.stop();
+      // passthrough_hp falls back to plain FUSE reads and writes, for good, after one failed backing open.
+      if (config === PASSTHROUGH_HP && /disabling rw passthrough/.test(server.errorOutput)) {
+        warnings.push(
+          'passthrough_hp turned passthrough off during the run (its stderr: "disabling rw passthrough"): ' +
+            'its figures are partly those of a plain FUSE mount',
+        );
+      }
       if (counts) requests[config] = counts;
     }
     servers.clear();
@@ -223,6 +256,7 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
         date: new Date().toISOString(),
         command: o.command,
         seconds: Math.round(elapsed()),
+        ...(o.passthroughHp !== undefined ? { passthroughHp: o.passthroughHp } : {}),
       },
       steps: groups.flatMap((g) => g.steps),
       warnings,

@@ -28,6 +28,8 @@ export interface Environment {
   command: string;
   /** Wall time of the whole run. */
   seconds?: number;
+  /** The passthrough_hp binary, when the run included libfuse's passthrough_hp. */
+  passthroughHp?: string;
 }
 
 export interface Report {
@@ -175,6 +177,9 @@ function header(r: Report): string[] {
       : r.skipped.some((s) => s.workload === 'fio.*')
         ? 'fio: not installed (Debian package fio): fio jobs skipped'
         : 'fio: not selected',
+    ...(e.passthroughHp
+      ? [`passthrough_hp: ${e.passthroughHp} (libfuse's C loopback, its defaults: passthrough, entry/attr timeout 86400 s)`]
+      : []),
   ];
 }
 

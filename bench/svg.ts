@@ -6,8 +6,8 @@
 import type { Report } from './report';
 import { fmtRatio } from './report';
 
-const COLORS: Record<string, string> = { native: '#9aa0a6', fuse: '#e8710a', passthrough: '#1a73e8' };
-const FALLBACK = ['#188038', '#a142f4', '#d93025'];
+const COLORS: Record<string, string> = { native: '#9aa0a6', fuse: '#e8710a', passthrough: '#1a73e8', passthrough_hp: '#188038' };
+const FALLBACK = ['#a142f4', '#d93025', '#f9ab00'];
 
 const BAR = 11;
 const GAP = 2;

@@ -6,11 +6,14 @@ import * as path from 'node:path';
 import t from 'tap';
 import { parseFioOutput, fioArgs, type FioJob } from '../bench/fio';
 import { prepareWorkspace, runBench } from '../bench/index';
+import { passthroughHpProblem } from '../bench/mounts';
 import { toJson, toMarkdown, toText, type Report } from '../bench/report';
 import { median, pairedRatio, rotation, summarize, type Sample } from '../bench/stats';
 import { domain, logTicks, toSvg } from '../bench/svg';
 import { checkTargets } from '../bench/targets';
 import { filePaths, randomPages, scaled } from '../bench/workloads';
+import { benchOptions } from '../src/cli/commands/bench';
+import { resolveOptions } from '../src/cli/options';
 import { tempDir } from './helpers/tmp';
 
 const sample = (workload: string, config: string, round: number, seconds: number, bytes = 0, ops = 0): Sample =>
@@ -223,6 +226,62 @@ t.test('targets', async (t) => {
   const slow = checkTargets([sample('dd.read', 'native', 0, 1), sample('dd.read', 'passthrough', 0, 1.2)],
     summarize([sample('dd.read', 'native', 0, 1), sample('dd.read', 'passthrough', 0, 1.2)], ['native', 'passthrough']));
   t.equal(slow[0].met, false, '1.2x is a miss');
+});
+
+t.test('targets against passthrough_hp measured in the same run', async (t) => {
+  const factor: Record<string, number> = { native: 1, fuse: 20, passthrough: 9, passthrough_hp: 10 };
+  const configs = Object.keys(factor);
+  const samples: Sample[] = [];
+  for (const w of ['4k.write', '4k.read_warm']) {
+    for (let round = 0; round < 3; round++) {
+      for (const c of configs) samples.push(sample(w, c, round, (1 + round) * factor[c], 2 ** 20, 100));
+    }
+  }
+  const checks = checkTargets(samples, summarize(samples, configs), 'ext4');
+  const byWhat = (s: string) => checks.find((c) => c.what.startsWith(s));
+  t.match(byWhat('passthrough 4k.write'), { what: /passthrough_hp in this run/, value: 9, goal: '≤ 10.0x', met: true }, '9x ≤ passthrough_hp\'s 10x');
+  t.match(byWhat('passthrough 4k.write')?.note, /passthrough s \/ passthrough_hp s: 0\.90x/, 'with the direct ratio');
+  t.equal(byWhat('fuse 4k.read_warm')?.met, false, '20x is worse than passthrough_hp\'s 10x');
+  t.notOk(checks.some((c) => /~1[26]x/.test(c.what)), 'no fixed reference when passthrough_hp ran');
+  t.notOk(checks.some((c) => c.note?.includes('tmpfs')), 'nor the other-filesystem caveat: same filesystem, same run');
+  t.notOk(checks.some((c) => c.what.includes('4k.read_cold')), 'unmeasured workloads are left out');
+});
+
+t.test('the SVG and the tables with passthrough_hp', async (t) => {
+  const base = fakeReport();
+  const configs = [...base.configs, 'passthrough_hp'];
+  const extra = base.results.filter((r) => r.config === 'passthrough').map((r) => ({ ...r, config: 'passthrough_hp' }));
+  const r: Report = { ...base, configs, results: [...base.results, ...extra], environment: { ...base.environment, passthroughHp: '/opt/passthrough_hp' } };
+  t.match(toSvg(r), /data-config="passthrough_hp"[^>]*fill="#188038"/, 'a bar of its own colour');
+  t.match(toText(r), /passthrough_hp: \/opt\/passthrough_hp \(libfuse/, 'the header names the binary');
+  t.match(toMarkdown(r), /\| passthrough_hp s \|/, 'a column group in the Markdown table');
+  t.same((JSON.parse(toJson(r)) as { configs: string[] }).configs, ['native', 'fuse', 'passthrough', 'passthrough_hp']);
+});
+
+t.test('--passthrough-hp: parsed from the command line or TSFUSE_PASSTHROUGH_HP, a missing binary refused', async (t) => {
+  t.equal(resolveOptions(benchOptions, { cli: {}, env: {}, cwd: '/' }).passthroughHp, undefined, 'off by default');
+  t.equal(resolveOptions(benchOptions, { cli: { passthroughHp: 'b/passthrough_hp' }, env: {}, cwd: '/x' }).passthroughHp, '/x/b/passthrough_hp');
+  t.equal(resolveOptions(benchOptions, { cli: {}, env: { TSFUSE_PASSTHROUGH_HP: '/opt/hp' }, cwd: '/' }).passthroughHp, '/opt/hp');
+
+  const base = tempDir(t, 'tsfuse-bench-hp-');
+  const missing = path.join(base, 'nope', 'passthrough_hp');
+  t.match(passthroughHpProblem(missing), /no such file/);
+  t.match(passthroughHpProblem(base), /not a file/);
+  const plain = path.join(base, 'plain');
+  fs.writeFileSync(plain, '', { mode: 0o644 });
+  t.match(passthroughHpProblem(plain), /not executable/);
+  const exe = path.join(base, 'exe');
+  fs.writeFileSync(exe, '#!/bin/sh\n', { mode: 0o755 });
+  t.equal(passthroughHpProblem(exe), undefined, 'an executable file is accepted');
+
+  const dir = path.join(base, 'run');
+  await t.rejects(
+    runBench({ dir, scale: 0.001, rounds: 1, json: true, force: false, configs: ['native'], workloads: ['4k'], command: 'test', passthroughHp: missing },
+      { out: () => t.fail('nothing is reported'), err: () => undefined, errIsTTY: false }),
+    { name: 'BenchError', message: /--passthrough-hp .*no such file.*bench\/README\.md/ },
+    'refused before anything is made or mounted',
+  );
+  t.notOk(fs.existsSync(dir), 'no directory was made');
 });
 
 t.test('fio: arguments and output', async (t) => {

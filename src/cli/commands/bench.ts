@@ -93,6 +93,16 @@ export const benchOptions = {
     default: false,
     parse: parseBoolean,
   }),
+  passthroughHp: option({
+    describe:
+      "Also measure libfuse's example/passthrough_hp (this built binary, its defaults, with passthrough) " +
+      'as a configuration passthrough_hp, in alternation with the others; see bench/README.md to build it',
+    cli: 'string',
+    placeholder: 'PATH',
+    default: undefined,
+    defaultDescription: 'not measured',
+    parse: parsePath,
+  }),
 };
 
 export const benchCommand = defineCommand({
@@ -104,11 +114,11 @@ export const benchCommand = defineCommand({
     'Mounts tsfuse loopbacks of directories beside the native one, each served by a process of its own ' +
     '(bench/server.ts; TSFUSE_BENCH_SERVER=cli: `tsfuse mount`), runs every workload on each configuration ' +
     'round after round in alternation, reports medians and the median of the per-round ratios to native, then ' +
-    'unmounts and removes its files. Needs root to mount and to drop caches before cold reads. fio jobs run where ' +
+    'unmounts and removes its files. With --passthrough-hp, libfuse\'s passthrough_hp is mounted and measured the same way. Needs root to mount and to drop caches before cold reads. fio jobs run where ' +
     'fio is installed. See bench/README.md.',
   async run(args: RunArgs<typeof benchOptions>): Promise<number> {
     const o = args.options;
-    if (process.geteuid?.() !== 0 && o.configs.some((c) => c !== 'native')) {
+    if (process.geteuid?.() !== 0 && (o.configs.some((c) => c !== 'native') || o.passthroughHp !== undefined)) {
       throw new CliError('tsfuse bench mounts FUSE loopbacks and must run as root (or use --configs native)');
     }
     try {
@@ -121,6 +131,7 @@ export const benchCommand = defineCommand({
           markdown: o.markdown,
           svg: o.svg,
           force: o.force,
+          passthroughHp: o.passthroughHp,
           configs: o.configs,
           workloads: o.workloads,
           command: ['tsfuse', ...args.args].join(' '),
