@@ -38,9 +38,11 @@ function fail(errno: 'EINVAL' | 'ENOSYS', message: string, unique?: number, opco
   return e;
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
 // Reused for every decode: decoding is synchronous and row decoders do not keep it.
 const view: BodyView = {
-  buf: Buffer.alloc(0),
+  buf: NO_BYTES,
   body: IN_HEADER_SIZE,
   end: 0,
   nameStart: [0, 0],
@@ -111,7 +113,7 @@ export function decodeRequest(buf: Buffer, length?: number, ctx: DecodeContext =
     // Row decoders check their own variable parts; this is the last line of defence.
     r = `${row.name}: ${(e as Error).message}`;
   } finally {
-    v.buf = view.buf.subarray(0, 0); // do not keep the caller's buffer alive
+    v.buf = NO_BYTES; // do not keep the caller's buffer alive (a shared empty buffer: no allocation per request)
     v.extensions = undefined;
   }
   return typeof r === 'string' ? fail('EINVAL', r, unique, opcode) : r;
