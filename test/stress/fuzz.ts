@@ -14,6 +14,7 @@ import { Loopback } from '../../src/fs/loopback';
 import { MemoryTransport } from '../../src/kernel/memory-transport';
 import { Session } from '../../src/kernel/session';
 import { Rng } from './rng';
+import { initRequest } from '../helpers/requests';
 
 const IN_HEADER = 40;
 const NO_REPLY = new Set<number>([Opcode.FORGET, Opcode.BATCH_FORGET, Opcode.INTERRUPT, Opcode.NOTIFY_REPLY]);
@@ -225,21 +226,6 @@ const ERRNO_NAMES: Record<number, string> = (() => {
   for (const [name, n] of Object.entries(c)) out[n] ??= name;
   return out;
 })();
-
-function initRequest(unique: number): Buffer {
-  const body = Buffer.alloc(64);
-  body.writeUInt32LE(7, 0);
-  body.writeUInt32LE(45, 4);
-  body.writeUInt32LE(131072, 8);
-  body.writeUInt32LE(0x73fffffb, 12);
-  body.writeUInt32LE(0x5fd, 16);
-  const buf = Buffer.alloc(IN_HEADER + 64);
-  buf.writeUInt32LE(buf.length, 0);
-  buf.writeUInt32LE(Opcode.INIT, 4);
-  buf.writeBigUInt64LE(BigInt(unique), 8);
-  body.copy(buf, IN_HEADER);
-  return buf;
-}
 
 /** The decoder alone: `count` messages, never a throw, errors only EINVAL/ENOSYS, the unique kept. */
 export function fuzzDecoder(seed: number, count: number): { messages: number; decoded: number; rejected: number; failures: string[] } {
