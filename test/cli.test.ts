@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { commonOptions } from '../src/cli/command';
 import { mountOptions } from '../src/cli/commands/mount';
-import { umountOptions } from '../src/cli/commands/umount';
+// alive(): running, not a zombie (an exited daemon stays one until init reaps it, here up to ~2 s).
+import { alive, umountOptions } from '../src/cli/commands/umount';
 import { envName, flagName } from '../src/cli/options';
 import { tempDir as sharedTempDir } from './helpers/tmp';
 
@@ -198,15 +199,6 @@ function mountLine(mnt: string): string | undefined {
   return fs.readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === mnt);
 }
 
-/** Running, not a zombie: an exited daemon stays one until init reaps it (here: up to ~2 s). */
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return false;
-  }
-}
 
 /** Waits for `cond`; a bound only so a broken build fails instead of hanging the run. */
 async function until(what: string, cond: () => boolean, ms = 30000): Promise<void> {

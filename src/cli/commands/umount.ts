@@ -63,7 +63,7 @@ export const umountCommand = defineCommand({
 });
 
 /** Running: a zombie has exited (its parent, often init for a daemon, reaps it when it gets to it). */
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     // "pid (comm) S ...": the state follows the last ')', since comm may hold one.
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
