@@ -253,6 +253,7 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
         rounds: o.rounds,
         dropCaches: cannotDrop === undefined ? 'yes' : cannotDrop,
         fio: fioVersion(fio),
+        ...cpuidleOf(),
         date: new Date().toISOString(),
         command: o.command,
         seconds: Math.round(elapsed()),
@@ -287,4 +288,19 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
     for (const s of signals) process.off(s, onSignal);
     process.off('exit', onExit);
   }
+}
+
+/** The cpuidle governor, and haltpoll's polling limit when that is the governor (see Environment). */
+function cpuidleOf(): { cpuidle?: string } {
+  const read = (p: string): string | undefined => {
+    try {
+      return fs.readFileSync(p, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const governor = read('/sys/devices/system/cpu/cpuidle/current_governor') ?? read('/sys/devices/system/cpu/cpuidle/current_governor_ro');
+  if (governor === undefined) return {};
+  const pollNs = governor === 'haltpoll' ? read('/sys/module/haltpoll/parameters/guest_halt_poll_ns') : undefined;
+  return { cpuidle: pollNs === undefined ? governor : `${governor}, guest_halt_poll_ns ${pollNs}` };
 }
