@@ -212,6 +212,8 @@ export class Loopback implements Filesystem {
       // setattr()), and in exchange the kernel stops sending GETXATTR
       // security.capability around writes: 200 per 200 MiB dd, which kept
       // passthrough_hp at 1.25–1.5x native on large writes (KERNEL-NOTES).
+      // One is still sent before the first write after each attribute
+      // refresh (a new inode, a LOOKUP, a SETATTR reply clear S_NOSEC).
       handleKillprivV2: true,
       // O_TRUNC comes with the OPEN (with ctx.killSuidgid) instead of as a
       // SETATTR after it: one round trip and one backing open fewer per
