@@ -54,38 +54,19 @@ t.test('the session serving a loopback: 50,000 hostile messages, each owed reply
 });
 
 t.test('names the kernel never sends are refused before they reach a path', async (t) => {
-  const base = tempDir(t, 'tsfuse-names-');
-  const dir = path.join(base, 'src');
-  fs.mkdirSync(dir);
-  fs.mkdirSync(path.join(dir, 'sub'));
-  fs.writeFileSync(path.join(dir, 'f'), 'x');
-  const tr = new MemoryTransport();
-  const logs: string[] = [];
-  const session = new Session(tr, new Bridge(new Loopback(dir)), { log: (l) => logs.push(l) });
-  t.teardown(async () => {
-    session.close();
-    await session.closed;
+  const { base, logs, tr, send, nextUnique } = await loopbackSession(t, 'tsfuse-names-', (src) => {
+    fs.mkdirSync(path.join(src, 'sub'));
+    fs.writeFileSync(path.join(src, 'f'), 'x');
   });
-  session.start();
-  tr.push(initRequest(1));
-  await session.ready;
-  let unique = 10;
-  const ask = async (buf: Buffer): Promise<number> => {
-    const u = Number(buf.readBigUInt64LE(8));
-    tr.push(buf);
-    for (;;) {
-      const r = tr.replies.map(parseReply).find((x) => x.unique === u);
-      if (r) return r.error;
-      await tr.waitReplies(tr.replies.length + 1);
-    }
-  };
+  const dir = path.join(base, 'src');
+  const ask = async (buf: Buffer): Promise<number> => (await send(buf)).error;
   // LOOKUP of the root's own subdirectory gives a live nodeid to use as the other parent.
   const sub = tr.replies.length;
-  await ask(nameRequest(Opcode.LOOKUP, (unique += 2), 1, 'sub'));
+  await ask(nameRequest(Opcode.LOOKUP, nextUnique(), 1, 'sub'));
   const subId = Number(parseReply(tr.replies[sub]).body.readBigUInt64LE(0));
   t.ok(subId > 1, 'sub looked up');
   const fLookup = tr.replies.length;
-  await ask(nameRequest(Opcode.LOOKUP, (unique += 2), 1, 'f'));
+  await ask(nameRequest(Opcode.LOOKUP, nextUnique(), 1, 'f'));
   const fId = Number(parseReply(tr.replies[fLookup]).body.readBigUInt64LE(0));
 
   const bad: [string, number][] = [
@@ -98,7 +79,7 @@ t.test('names the kernel never sends are refused before they reach a path', asyn
     return b;
   };
   const withNames = (opcode: number, parent: number, head: Buffer, ...names: string[]): Buffer =>
-    request(opcode, Buffer.concat([head, ...names.map((n) => Buffer.from(n + '\0'))]), { unique: (unique += 2), nodeid: parent, uid: 0, gid: 0 });
+    request(opcode, Buffer.concat([head, ...names.map((n) => Buffer.from(n + '\0'))]), { unique: nextUnique(), nodeid: parent, uid: 0, gid: 0 });
   for (const [name, errno] of bad) {
     const cases: [string, Buffer][] = [
       ['LOOKUP', withNames(Opcode.LOOKUP, subId, Buffer.alloc(0), name)],
@@ -124,13 +105,18 @@ t.test('names the kernel never sends are refused before they reach a path', asyn
   t.same(logs, [], 'no handler failure logged');
 });
 
-/** A session serving a Loopback of a fresh directory holding file 'a', INIT answered. */
-async function loopbackSession(t: Test) {
-  const base = tempDir(t, 'tsfuse-hostile-');
-  fs.writeFileSync(path.join(base, 'a'), 'hello');
+/**
+ * A session serving a Loopback of `<tmp>/src` (filled by `setup`), INIT answered. `send` pushes a
+ * request and resolves with its reply; `ask` builds one from an opcode, a nodeid and a body.
+ */
+async function loopbackSession(t: Test, prefix: string, setup: (src: string) => void) {
+  const base = tempDir(t, prefix);
+  const src = path.join(base, 'src');
+  fs.mkdirSync(src);
+  setup(src);
   const tr = new MemoryTransport();
   const logs: string[] = [];
-  const session = new Session(tr, new Bridge(new Loopback(base)), { log: (l) => logs.push(l) });
+  const session = new Session(tr, new Bridge(new Loopback(src)), { log: (l) => logs.push(l) });
   t.teardown(async () => {
     session.close();
     await session.closed;
@@ -139,20 +125,23 @@ async function loopbackSession(t: Test) {
   tr.push(initRequest(1));
   await session.ready;
   let unique = 100;
-  const ask = async (opcode: number, nodeid: number, body: Buffer) => {
-    const u = (unique += 2);
-    tr.push(request(opcode, body, { unique: u, nodeid, uid: 0, gid: 0 }));
+  const nextUnique = (): number => (unique += 2);
+  const send = async (buf: Buffer) => {
+    const u = Number(buf.readBigUInt64LE(8));
+    tr.push(buf);
     for (;;) {
       const r = tr.replies.map(parseReply).find((x) => x.unique === u);
       if (r) return r;
       await tr.waitReplies(tr.replies.length + 1);
     }
   };
-  return { tr, session, logs, ask };
+  const ask = (opcode: number, nodeid: number, body: Buffer) =>
+    send(request(opcode, body, { unique: nextUnique(), nodeid, uid: 0, gid: 0 }));
+  return { base, tr, session, logs, send, ask, nextUnique };
 }
 
 t.test('out-of-range numbers from the kernel are refused with an errno, not a RangeError answered EIO', async (t) => {
-  const { logs, ask } = await loopbackSession(t);
+  const { logs, ask } = await loopbackSession(t, 'tsfuse-hostile-', (src) => fs.writeFileSync(path.join(src, 'a'), 'hello'));
   const a = Number((await ask(Opcode.LOOKUP, 1, Buffer.from('a\0'))).body.readBigUInt64LE(0));
   const openIn = Buffer.alloc(8);
   openIn.writeUInt32LE(2, 0); // O_RDWR
@@ -182,7 +171,7 @@ t.test('out-of-range numbers from the kernel are refused with an errno, not a Ra
 });
 
 t.test('requests after DESTROY are answered without reaching the destroyed filesystem', async (t) => {
-  const { tr, logs, ask } = await loopbackSession(t);
+  const { tr, logs, ask } = await loopbackSession(t, 'tsfuse-hostile-', (src) => fs.writeFileSync(path.join(src, 'a'), 'hello'));
   const before = tr.replies.length;
   tr.push(request(Opcode.DESTROY, Buffer.alloc(0), { unique: 50, nodeid: 0 }));
   await tr.waitReplies(before + 1);

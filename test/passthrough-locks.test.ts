@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { mountPassthrough, run } from './fixtures/passthrough/harness';
+import { lineReader } from './helpers/child';
 
 // A holder takes [0, 10) and reports; on "close-dup" it closes a second fd of the same file (POSIX
 // drops the process's locks then) and reports again; it exits when its stdin ends.
@@ -44,28 +45,13 @@ async function holdLock(t: Test, file: string): Promise<{ send(line: string): Pr
     child.stdin.end();
     if (child.exitCode === null) child.kill('SIGKILL');
   });
-  let buffered = '';
-  const waiters: Array<(line: string) => void> = [];
-  child.stdout.on('data', (c: Buffer) => {
-    buffered += c.toString();
-    let i;
-    while ((i = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, i);
-      buffered = buffered.slice(i + 1);
-      waiters.shift()?.(line);
-    }
-  });
-  const next = (): Promise<string> => new Promise((resolve, reject) => {
-    waiters.push(resolve);
-    child.once('exit', (code) => reject(new Error(`lock holder exited (${code})`)));
-  });
+  const next = lineReader(child, 'lock holder');
   const first = await next();
   if (first !== 'locked') throw new Error(`lock holder said ${first}`);
   return {
     send: (line) => {
-      const reply = next();
       child.stdin.write(line + '\n');
-      return reply;
+      return next();
     },
     end: () => child.stdin.end(),
   };

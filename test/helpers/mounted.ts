@@ -9,6 +9,7 @@ import type { Test } from 'tap';
 import type { Filesystem } from '../../src/fs/api';
 import { connectionId } from '../../src/kernel/device';
 import { mount, type MountHandle, type MountOptions } from '../../src/fs/mount';
+import { lineReader } from './child';
 import { detach, tempDir } from './tmp';
 
 /** Runs a command without blocking this process; resolves with how it ended. */
@@ -94,27 +95,7 @@ export async function mountInChild(t: Test, args: { timeout?: number } = {}): Pr
     }
     // What it left mounted, dead or alive, tempMountpoint's teardown detaches next.
   });
-  const lines: string[] = [];
-  const waiting: ((line: string) => void)[] = [];
-  let buffered = '';
-  server.stdout!.setEncoding('utf8').on('data', (s: string) => {
-    buffered += s;
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      const w = waiting.shift();
-      if (w) w(line);
-      else lines.push(line);
-    }
-  });
-  const nextLine = (): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const l = lines.shift();
-      if (l !== undefined) return resolve(l);
-      waiting.push(resolve);
-      server.once('exit', (code, signal) => reject(new Error(`memfs server exited (${code ?? signal})`)));
-    });
+  const nextLine = lineReader(server, 'memfs server');
   const ready = await nextLine();
   if (ready !== 'ready') throw new Error(`memfs server: ${ready}`);
   return {

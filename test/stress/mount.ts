@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { LoopbackOptions } from '../../src/fs/loopback';
+import { lineReader } from '../helpers/child';
 import { detach, detachAllSync, makeTempDir } from '../helpers/tmp';
 
 const SERVE = path.join(__dirname, '..', 'fixtures', 'loopback', 'serve.ts');
@@ -62,25 +63,7 @@ export async function mountLoopback(base: string, options: LoopbackOptions): Pro
     if (server.exitCode === null && server.signalCode === null && server.pid !== undefined) process.kill(server.pid, 'SIGKILL');
   };
   cleanups.push(kill);
-  const lines: string[] = [];
-  const waiting: ((l: string) => void)[] = [];
-  let buf = '';
-  server.stdout!.setEncoding('utf8').on('data', (s: string) => {
-    buf += s;
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      const w = waiting.shift();
-      if (w) w(line);
-      else lines.push(line);
-    }
-  });
-  const next = (): Promise<string> => new Promise((resolve, reject) => {
-    const l = lines.shift();
-    if (l !== undefined) return resolve(l);
-    waiting.push(resolve);
-    server.once('exit', (c, s) => reject(new Error(`loopback server exited (${c ?? s})`)));
-  });
+  const next = lineReader(server, 'loopback server');
   const ready = await next();
   if (ready !== 'ready') throw new Error(`loopback server: ${ready}`);
   if (server.pid !== undefined) spawnSync('prlimit', [`--pid=${server.pid}`, '--nofile=200000:200000']);
