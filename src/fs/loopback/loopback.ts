@@ -636,9 +636,10 @@ export class Loopback implements Filesystem {
     const { fd, inode, flocked } = this.files.take(fh);
     // The lock goes with RELEASE, not whenever the threadpool gets to the close.
     if (flocked === true) sys.flock(fd, sys.LOCK_UN);
-    // Usually not the file's last reference (the inode's O_PATH fd holds it), but it can be
-    // (the fd bound evicted that one); nobody reads the reply.
-    void closeFreeing(fd);
+    // While the inode's O_PATH fd holds the file this close cannot free it: no fstat to ask.
+    // Once the fd bound has evicted that fd it may be the last reference; nobody reads the reply.
+    if (inode.fd >= 0) fs.closeSync(fd);
+    else void closeFreeing(fd);
     if (--inode.nopen === 0) locks.releaseAll(inode);
   }
 
