@@ -87,7 +87,7 @@ async function fileOpenOut(fs: Filesystem, ctx: RequestContext, nodeid: number, 
     throw err;
   }
   // Nor will they come if the kernel refuses the reply (the opener gave up): as libfuse does.
-  ctx.undelivered = () => void undo();
+  ctx.onUndelivered(() => void undo());
   return out;
 }
 

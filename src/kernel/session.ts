@@ -67,16 +67,10 @@ export class RequestContext {
   interrupted = false;
   /** Set when --debug timing is on. */
   started = 0;
-  // [passthrough wiring, helper-2] The session's backing-id registry, and the open this request's
-  // reply carries (set by openOut): if that reply never reaches the kernel, no RELEASE will come.
+  // [passthrough wiring, helper-2] The session's backing-id registry.
   backing: BackingRegistry | null = null;
-  opened: { nodeid: number; fh: number } | null = null;
-  /**
-   * Set by the dispatcher when a successful reply hands the kernel something it must give back
-   * (an open file, a lookup reference): undoes that if the kernel never takes the reply (its
-   * write fails with ENOENT, as libfuse handles for OPEN and CREATE).
-   */
-  undelivered: (() => void) | null = null;
+  // What to undo if this request's successful reply never reaches the kernel (see onUndelivered).
+  private undos: (() => void)[] | null = null;
   /** @internal The session's list of requests in flight (see Session.inflightHead). */
   prevInFlight: RequestContext | null = null;
   /** @internal */
@@ -110,9 +104,27 @@ export class RequestContext {
    */
   openOut(nodeid: number, intent: OpenIntent): OpenOut {
     if (this.backing === null) return { fh: intent.fh, openFlags: intent.openFlags & ~FOPEN_PASSTHROUGH };
-    const out = this.backing.open(nodeid, intent);
-    this.opened = { nodeid, fh: intent.fh };
+    const backing = this.backing;
+    const out = backing.open(nodeid, intent);
+    this.onUndelivered(() => backing.notDelivered(nodeid, intent.fh));
     return out;
+  }
+
+  /**
+   * For a reply that hands the kernel something it gives back later (an open file: RELEASE; a
+   * lookup reference: FORGET): `undo` runs if the kernel gets no successful reply after all (an
+   * error is sent instead, or the write fails with ENOENT, the caller having given up), as
+   * libfuse does for OPEN and CREATE.
+   */
+  onUndelivered(undo: () => void): void {
+    (this.undos ??= []).push(undo);
+  }
+
+  /** @internal The reply was not delivered: runs the undos, once. */
+  undeliver(): void {
+    const undos = this.undos;
+    this.undos = null;
+    if (undos !== null) for (const undo of undos) undo();
   }
 
   interrupt(): void {
@@ -412,10 +424,11 @@ export class Session {
       const ms = ctx.started > 0 ? ` (${(performance.now() - ctx.started).toFixed(3)} ms)` : '';
       this.debug(`  unique=${ctx.unique} -> ${error === 0 ? 'OK' : errnoName(error) ?? `errno ${error}`}${ms}`);
     }
-    if (!this.write(channel, data, ctx.unique) && !this.ended && error === 0) {
-      // The kernel never got this reply: no RELEASE (or FORGET) will come for what it carried.
-      if (ctx.opened !== null) this.backing?.notDelivered(ctx.opened.nodeid, ctx.opened.fh);
-      ctx.undelivered?.();
+    const delivered = this.write(channel, data, ctx.unique);
+    if ((!delivered || error !== 0) && !this.ended) {
+      // The kernel got no successful reply: no RELEASE (or FORGET) will come for what it would
+      // have carried.
+      ctx.undeliver();
     }
   }
 
