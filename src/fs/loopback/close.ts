@@ -69,10 +69,9 @@ const FREEING_BYTES = 1 << 20;
 /**
  * Closes `fd` where it is cheapest: on the threadpool (closeInBackground) only
  * when the close may free a deleted file's data (no links left, more than
- * FREEING_BYTES allocated); otherwise at once. Returns the background close,
- * or undefined when it is already done.
+ * FREEING_BYTES allocated); otherwise at once.
  */
-export function closeFreeing(fd: number): Promise<void> | undefined {
+export function closeFreeing(fd: number): void {
   let frees = true;
   try {
     const st = fstat(fd);
@@ -80,11 +79,13 @@ export function closeFreeing(fd: number): Promise<void> | undefined {
   } catch {
     // Whatever fstat could not see, the threadpool can close.
   }
-  if (frees) return closeInBackground(fd);
+  if (frees) {
+    void closeInBackground(fd);
+    return;
+  }
   try {
     closeSync(fd);
   } catch {
     // As in closeInBackground: the fd is gone either way.
   }
-  return undefined;
 }

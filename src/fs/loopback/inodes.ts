@@ -93,8 +93,6 @@ export class InodeTable {
   /** Inodes whose fd may be closed early, least recently used first. */
   private readonly closable = new Set<Inode>();
   private openFds = 0;
-  /** Fds given to closeInBackground whose close has not finished. */
-  private closingFds = 0;
 
   /** Takes ownership of `rootFd`, an O_PATH fd on the source directory. */
   constructor(rootFd: number, private readonly maxFds: number) {
@@ -109,11 +107,6 @@ export class InodeTable {
   /** O_PATH fds open on inodes (what maxFds bounds). */
   get fds(): number {
     return this.openFds;
-  }
-
-  /** O_PATH fds no longer on any inode whose close is still under way (close.ts). */
-  get closing(): number {
-    return this.closingFds;
   }
 
   /** The inode behind a nodeid the kernel sent. */
@@ -243,7 +236,8 @@ export class InodeTable {
 
   /**
    * Takes the fd off `inode`, which from here on reopens by name if it is
-   * used again; `background`: a close that may free a deleted file's data runs on the threadpool (closeFreeing).
+   * used again; `background`: a close that may free a deleted file's data
+   * runs on the threadpool (closeFreeing).
    */
   private release(inode: Inode, background: boolean): void {
     this.closable.delete(inode);
@@ -255,10 +249,7 @@ export class InodeTable {
       closeSync(fd);
       return;
     }
-    const closing = closeFreeing(fd);
-    if (closing === undefined) return;
-    this.closingFds++;
-    void closing.then(() => this.closingFds--);
+    closeFreeing(fd);
   }
 
   /**

@@ -639,7 +639,7 @@ export class Loopback implements Filesystem {
     // While the inode's O_PATH fd holds the file this close cannot free it: no fstat to ask.
     // Once the fd bound has evicted that fd it may be the last reference; nobody reads the reply.
     if (inode.fd >= 0) fs.closeSync(fd);
-    else void closeFreeing(fd);
+    else closeFreeing(fd);
     if (--inode.nopen === 0) locks.releaseAll(inode);
   }
 
