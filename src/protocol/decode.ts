@@ -73,15 +73,15 @@ export function decodeRequest(buf: Buffer, length?: number, ctx: DecodeContext =
       n >= IH.opcode + 4 ? buf.readUInt32LE(IH.opcode) : undefined,
     );
   }
-  const len = buf.readUInt32LE(IH.len);
-  const opcode = buf.readUInt32LE(IH.opcode);
-  const unique = readUnique(buf, IH.unique);
+  // Read once: the fields for the checks below, the object for the decoded request.
+  const header = decodeInHeader(buf, 0);
+  const { len, opcode, unique } = header;
   if (len !== n) return fail('EINVAL', `header len ${len} disagrees with the ${n} bytes read`, unique, opcode);
 
   const row = opcodeRow(opcode);
   if (row === undefined) return fail('ENOSYS', `unknown opcode ${opcode}`, unique, opcode);
 
-  const extlen = buf.readUInt16LE(IH.total_extlen) * 8;
+  const extlen = header.totalExtlen * 8;
   const end = n - extlen;
   if (end < IN_HEADER_SIZE) {
     return fail('EINVAL', `${row.name}: total_extlen ${extlen} bytes exceeds the ${n - IN_HEADER_SIZE}-byte body`, unique, opcode);
@@ -105,7 +105,6 @@ export function decodeRequest(buf: Buffer, length?: number, ctx: DecodeContext =
   v.tail = p;
   v.extensions = extlen > 0 ? buf.subarray(end, n) : undefined;
   v.ctx = ctx;
-  const header = decodeInHeader(buf, 0);
   let r: Request | string;
   try {
     r = row.decode(header, v) as Request | string;
