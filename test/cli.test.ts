@@ -131,6 +131,8 @@ t.test('usage errors: one line, exit 2', async (t) => {
   oneLineError(t, await tsfuse(['mount', '/a', '/b', '/c']), /unexpected argument '\/c'/, 2);
   oneLineError(t, await tsfuse(['mount', '/a', '/b', '--attr-timeout']), /--attr-timeout needs a value/, 2);
   oneLineError(t, await tsfuse(['mount', '/a', '/b', '--attr-timeout', 'soon']), /--attr-timeout: expected a number of seconds/, 2);
+  // The flag swallowed MNT: its own complaint, not "umount needs MNT".
+  oneLineError(t, await tsfuse(['umount', '--wait', '/a']), /^tsfuse: --wait: expected a number of seconds ≥ 0, got '\/a'/, 2);
   oneLineError(t, await tsfuse(['mount', '/a', '/b', '-o', 'nonempty']), /unknown mount option 'nonempty'/, 2);
   oneLineError(t, await tsfuse(['mount', '/a', '/b', '--passthrough=yes']), /--passthrough: expected one of off\|ro\|wo\|rw\|require/, 2);
   oneLineError(t, await tsfuse(['mount', '/a', '/b', '--max-stack-depth', '3']), /--max-stack-depth: expected 1 or 2/, 2);

@@ -280,7 +280,10 @@ export function readConfigFile(file: string, tables: readonly OptionTable[]): Co
  * - a flag with a `bareValue` given without a value (`--passthrough SRC MNT`)
  *   becomes `--passthrough=rw`, so yargs does not take SRC as its value;
  * - `--flag=VALUE` on a boolean flag must be true/false (yargs would quietly
- *   read any other word as false).
+ *   read any other word as false);
+ * - `--flag VALUE` with a VALUE the option refuses is reported as such: it is
+ *   most likely a positional the flag swallowed (`umount --wait MNT`), and
+ *   "umount needs MNT" would not say so.
  */
 export function normalizeArgs(args: readonly string[], tables: readonly OptionTable[]): string[] {
   const specs = new Map<string, { key: string; spec: OptionSpec<unknown, unknown> }>();
@@ -314,16 +317,28 @@ export function normalizeArgs(args: readonly string[], tables: readonly OptionTa
         continue;
       }
     }
+    if (found?.spec.cli === 'string' && eq < 0) {
+      // `umount --wait MNT` takes MNT as the value: say what is wrong with it rather than
+      // that MNT is missing.
+      const next = args[i + 1];
+      const why = next === undefined || next.startsWith('-') ? undefined : refusal(found.spec, next);
+      if (why !== undefined) throw new UsageError(`${flag}: ${why}`);
+    }
     out.push(arg);
   }
   return out;
 }
 
-function accepts(spec: OptionSpec<unknown, unknown>, value: string): boolean {
+/** Why `spec` refuses `value` as a command-line value, or undefined if it takes it. */
+function refusal(spec: OptionSpec<unknown, unknown>, value: string): string | undefined {
   try {
     spec.parse(value, '/');
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
   }
+}
+
+function accepts(spec: OptionSpec<unknown, unknown>, value: string): boolean {
+  return refusal(spec, value) === undefined;
 }
