@@ -3,6 +3,7 @@
 // offsets under change, locks between owners. The behaviour of a real mount is
 // in loopback-mount.test.ts.
 import t, { type Test } from 'tap';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Loopback, type LoopbackOptions } from '../src/fs/loopback';
@@ -174,6 +175,29 @@ t.test('new nodes belong to the caller, with the mode asked for', async (t) => {
   t.equal(fs.statSync(path.join(src, 'old')).uid, 0);
   await lb.release(c, old.nodeid, old.open.fh, O_RDWR);
   await t.rejects(lb.create(c, ROOT, 'old', S_IFREG | 0o600, O_RDWR | O_EXCL), { code: 'EEXIST' });
+});
+
+t.test('CREATE of a name that already is something other than a file', async (t) => {
+  const { src, lb } = setup(t);
+  // The kernel sends CREATE for names it believes absent; one made meanwhile in SRC must not be
+  // opened with the caller's flags: a fifo would block the serving thread (this test would hang).
+  execFileSync('mkfifo', [path.join(src, 'fifo')]);
+  fs.mkdirSync(path.join(src, 'dir'));
+  const [inodes, fds] = [lb.inodeCount, lb.inodeFds];
+  await t.rejects(lb.create(ctx(), ROOT, 'fifo', S_IFREG | 0o644, O_WRONLY), { code: 'ENXIO' });
+  await t.rejects(lb.create(ctx(), ROOT, 'dir', S_IFREG | 0o644, O_WRONLY), { code: 'EISDIR' });
+  t.equal(lb.inodeCount, inodes, 'no lookup reference left behind');
+  t.equal(lb.inodeFds, fds, 'no fd left behind');
+});
+
+t.test('O_RDONLY|O_TRUNC truncates a big file too', async (t) => {
+  const { src, lb } = setup(t);
+  // Past INLINE_TRUNCATE_BYTES the truncation is deferred: it needs a writable fd for that.
+  fs.writeFileSync(path.join(src, 'big'), Buffer.alloc(3 << 20, 1));
+  const f = await lb.lookup(ctx(), ROOT, 'big');
+  const h = await lb.open(ctx(), f.nodeid, O_RDONLY | fs.constants.O_TRUNC);
+  t.equal(fs.statSync(path.join(src, 'big')).size, 0);
+  await lb.release(ctx(), f.nodeid, h.fh, O_RDONLY);
 });
 
 t.test('tmpfile, then linked in', async (t) => {
@@ -358,12 +382,32 @@ t.test('passthrough: by access mode, only when the kernel granted it', async (t)
   t.type(ro.backingFd, 'number');
   t.notOk(rw.passthrough);
   for (const h of [before, ro, rw]) await lb.release(ctx(), f.nodeid, h.fh, 0);
-  t.equal(setup(t, { passthrough: 'rw', writebackCache: true }).lb.features.writebackCache, false, 'never both');
+});
+
+t.test('writeback cache asked for with passthrough: used only where INIT grants it', async (t) => {
+  const conn = (flags: string[]) => ({
+    protoMajor: 7, protoMinor: 45, flags: new Set(flags), maxWrite: 1 << 20, maxReadahead: 1 << 17,
+    passthrough: flags.includes('FUSE_PASSTHROUGH'),
+  });
+  for (const [granted, widened] of [[['FUSE_PASSTHROUGH'], false], [['FUSE_WRITEBACK_CACHE'], true]] as const) {
+    const { src, lb } = setup(t, { passthrough: 'rw', writebackCache: true });
+    t.equal(lb.features.passthrough, true);
+    t.equal(lb.features.writebackCache, true, 'both wishes go to INIT, which picks (negotiateInit)');
+    lb.init(conn([...granted]));
+    fs.writeFileSync(path.join(src, 'f'), 'data');
+    const f = await lb.lookup(ctx(), ROOT, 'f');
+    const h = await lb.open(ctx(), f.nodeid, O_WRONLY);
+    // Writeback makes the kernel read around partial writes: only then is a write-only open widened.
+    if (widened) t.equal((await lb.read(ctx(), f.nodeid, h.fh, 0, 4)).toString(), 'data', `${granted}: opened read-write`);
+    else await t.rejects(lb.read(ctx(), f.nodeid, h.fh, 0, 4), { code: 'EBADF' }, `${granted}: write-only as asked`);
+    await lb.release(ctx(), f.nodeid, h.fh, O_WRONLY);
+  }
 });
 
 t.test('writeback cache: write-only opens can read, SEEK_DATA left to the kernel', async (t) => {
   const { src, lb } = setup(t, { writebackCache: true });
   t.equal(lb.features.writebackCache, true);
+  lb.init({ protoMajor: 7, protoMinor: 45, flags: new Set(['FUSE_WRITEBACK_CACHE']), maxWrite: 1 << 20, maxReadahead: 1 << 17, passthrough: false });
   fs.writeFileSync(path.join(src, 'f'), 'data');
   const f = await lb.lookup(ctx(), ROOT, 'f');
   const h = await lb.open(ctx(), f.nodeid, O_WRONLY | fs.constants.O_APPEND);

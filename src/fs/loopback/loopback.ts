@@ -85,8 +85,9 @@ export interface LoopbackOptions {
   readdirplus?: boolean;
   /**
    * Writeback cache: the kernel gathers small writes in its page cache
-   * (default false). Never together with passthrough; the source must then
-   * not be changed except through the mount.
+   * (default false); the source must then not be changed except through the
+   * mount. Asked for together with passthrough, passthrough wins where the
+   * kernel grants it (the session says so); it is used only if INIT grants it.
    */
   writebackCache?: boolean;
   /**
@@ -161,11 +162,24 @@ function openOrCreate(dirFd: number, name: string | Buffer, flags: number, exclu
     } catch (err) {
       if (exclusive || errorCode(err) !== 'EEXIST') throw err;
     }
+    let nodeFd: number;
     try {
-      return { fd: sys.openat(dirFd, name, flags | sys.O_NOFOLLOW), made: false };
+      nodeFd = sys.openat(dirFd, name, O_NODE);
     } catch (err) {
       // Removed between the two opens: create it after all.
       if (errorCode(err) !== 'ENOENT') throw err;
+      continue;
+    }
+    try {
+      // The kernel sends CREATE only for names it believes absent, so an existing file here lost
+      // a race. Opening a fifo with the caller's flags would block this thread, and a directory
+      // or device must not be answered as the created file: only a regular file is reopened.
+      const type = sys.fstat(nodeFd).mode & S_IFMT;
+      if (type === S_IFLNK) throw new FuseError('ELOOP');
+      if (type !== S_IFREG) throw new FuseError(type === S_IFDIR ? 'EISDIR' : 'ENXIO');
+      return { fd: sys.openat(sys.AT_FDCWD, procPath(nodeFd), flags), made: false };
+    } finally {
+      fs.closeSync(nodeFd);
     }
   }
 }
@@ -178,7 +192,8 @@ export class Loopback implements Filesystem {
   private readonly passthrough: PassthroughPolicy;
   private passthroughGranted = false;
   readonly posixLocks: PosixLockKeeper;
-  private readonly writeback: boolean;
+  /** FUSE_WRITEBACK_CACHE was granted at INIT (init()). */
+  private writeback = false;
   private readonly attrTimeout: number;
   private readonly entryTimeout: number;
   private readonly negativeTimeout: number;
@@ -194,7 +209,6 @@ export class Loopback implements Filesystem {
     const limit = sys.raiseNofileLimit(1 << 20);
     this.inodes = new InodeTable(rootFd, options.maxInodeFds ?? Math.floor(limit * 0.75));
     this.passthrough = options.passthrough ?? 'off';
-    this.writeback = (options.writebackCache ?? false) && this.passthrough === 'off';
     this.attrTimeout = options.attrTimeout ?? 1;
     this.entryTimeout = options.entryTimeout ?? 1;
     this.negativeTimeout = options.negativeTimeout ?? 0;
@@ -203,7 +217,7 @@ export class Loopback implements Filesystem {
     this.features = {
       passthrough: this.passthrough !== 'off',
       maxStackDepth: options.maxStackDepth,
-      writebackCache: this.writeback,
+      writebackCache: options.writebackCache ?? false,
       readdirplus: options.readdirplus ?? true,
       // Without FUSE_POSIX_LOCKS the kernel keeps them itself.
       posixLocks: this.posixLocks === 'server',
@@ -235,6 +249,7 @@ export class Loopback implements Filesystem {
 
   init(conn: ConnectionInfo): void {
     this.passthroughGranted = conn.passthrough;
+    this.writeback = conn.flags.has('FUSE_WRITEBACK_CACHE');
   }
 
   destroy(): void {
@@ -540,8 +555,10 @@ export class Loopback implements Filesystem {
     if (inode.type !== S_IFREG) throw new FuseError(inode.type === S_IFDIR ? 'EISDIR' : 'ENXIO');
     const nodeFd = this.inodes.fd(inode);
     let backingFlags = this.backingFlags(flags);
-    // A big O_TRUNC is done after the open, on the threadpool (INLINE_TRUNCATE_BYTES).
-    const truncateAfter = (backingFlags & O_TRUNC) !== 0 && sys.fstat(nodeFd).size > INLINE_TRUNCATE_BYTES;
+    // A big O_TRUNC is done after the open, on the threadpool (INLINE_TRUNCATE_BYTES), through
+    // the opened fd: so only when that fd is writable (O_RDONLY|O_TRUNC truncates too).
+    const truncateAfter = (backingFlags & O_TRUNC) !== 0 && (backingFlags & O_ACCMODE) !== O_RDONLY &&
+      sys.fstat(nodeFd).size > INLINE_TRUNCATE_BYTES;
     if (truncateAfter) backingFlags &= ~O_TRUNC;
     // /proc/self/fd/N reopens the inode the O_PATH fd holds: no name is walked.
     const fd = sys.openat(sys.AT_FDCWD, procPath(nodeFd), backingFlags);
@@ -597,13 +614,13 @@ export class Loopback implements Filesystem {
       // which may already be something else.
       found = this.inodes.remember(sys.openat(sys.AT_FDCWD, procPath(fd), sys.O_PATH), dir, name);
       if (made) found.stat = this.own(ctx, dir, found, mode);
+      else this.killSuidgidOnOpen(ctx, found.inode, flags);
     } catch (err) {
       // No reply carries the reference or the open file to the kernel.
       if (found !== undefined) this.inodes.forget(found.inode.nodeid, 1);
       fs.closeSync(fd);
       throw err;
     }
-    if (!made) this.killSuidgidOnOpen(ctx, found.inode, flags);
     return { ...this.entry(found), open: this.opened(found.inode, fd, flags) };
   }
 
