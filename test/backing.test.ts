@@ -1,6 +1,9 @@
 // BackingRegistry against a model of the kernel's passthrough rules (fs/fuse/iomode.c,
 // passthrough.c, backing.c), with the ioctl injected: no /dev/fuse needed.
-import t from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t, { type Test } from 'tap';
 import {
   BackingRegistry, FOPEN_PASSTHROUGH_MASK, PassthroughUnavailableError, ioctlErrno, type IoctlFunction,
 } from '../src/kernel/backing';
@@ -262,7 +265,7 @@ t.test('a reply that never reached the kernel gives its reference back', async (
   t.equal(registry.registeredIds, 0);
 });
 
-for (const errno of ['EPERM', 'ENOTTY', 'EOPNOTSUPP', 'ELOOP'] as const) {
+for (const errno of ['EPERM', 'ENOTTY', 'EOPNOTSUPP'] as const) {
   t.test(`first BACKING_OPEN fails with ${errno}: one warning, plain from now on`, async (t) => {
     const { kernel, registry, warnings } = setup();
     kernel.failOpen = () => errno;
@@ -278,19 +281,66 @@ for (const errno of ['EPERM', 'ENOTTY', 'EOPNOTSUPP', 'ELOOP'] as const) {
     t.match(warnings[0], new RegExp(`^passthrough off: ${errno}`));
     t.match(warnings[0], /READ\/WRITE go through the server/);
     if (errno === 'EPERM') t.match(warnings[0], /CAP_SYS_ADMIN/);
-    if (errno === 'ELOOP') t.match(warnings[0], /--max-stack-depth 2/);
     t.equal(registry.enabled, false);
     t.ok(registry.disabledReason?.startsWith(errno));
   });
 
-  t.test(`require: ${errno} is fatal`, async (t) => {
-    const { kernel, registry } = setup({ require: true });
+  t.test(`require: ${errno} fails every open asked to pass through, never serves it plain`, async (t) => {
+    const { kernel, registry, warnings } = setup({ require: true });
     kernel.failOpen = () => errno;
-    t.throws(() => registry.open(2, { fh: 1, openFlags: 0, passthrough: true, backingFd: 10 }),
-      { name: 'PassthroughUnavailableError', code: errno });
-    t.equal(registry.openCount, 0, 'the failed open is not counted');
+    for (let i = 0; i < 3; i++) {
+      t.throws(() => registry.open(2 + i, { fh: 1 + i, openFlags: 0, passthrough: true, backingFd: 10 }),
+        { name: 'PassthroughUnavailableError', code: errno });
+    }
+    t.equal(registry.openCount, 0, 'the failed opens are not counted');
+    t.equal(registry.enabled, true, 'not switched off: still required');
+    t.equal(warnings.length, 1, 'said once');
+    t.match(warnings[0], new RegExp(`^passthrough refused: ${errno}.*--passthrough=require`));
   });
 }
+
+/** Real fds, so that the registry can tell filesystems apart: two files of one, one of another. */
+function filesOnTwoFilesystems(t: Test): { a1: number; a2: number; b: number } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-backing-'));
+  const fds = [fs.openSync(path.join(dir, 'a1'), 'w'), fs.openSync(path.join(dir, 'a2'), 'w'), fs.openSync('/dev/null', 'r')];
+  t.teardown(() => {
+    for (const fd of fds) fs.closeSync(fd);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  t.not(fs.fstatSync(fds[0]).dev, fs.fstatSync(fds[2]).dev, 'two filesystems');
+  return { a1: fds[0], a2: fds[1], b: fds[2] };
+}
+
+t.test('ELOOP: that filesystem is served plain, warned once; other filesystems still pass through', async (t) => {
+  const { kernel, registry, warnings } = setup();
+  const { a1, a2, b } = filesOnTwoFilesystems(t);
+  // Filesystem A is stacked too deep (e.g. a FUSE or overlayfs submount inside SRC).
+  kernel.failOpen = (fd) => (fd === a1 || fd === a2 ? 'ELOOP' : undefined);
+  const first = registry.open(2, { fh: 1, openFlags: FOPEN_KEEP_CACHE, passthrough: true, backingFd: a1 });
+  t.same(first, { fh: 1, openFlags: FOPEN_KEEP_CACHE }, 'the failed open is answered plain, not EIO');
+  t.equal(kernel.deliver(2, first), 'ok');
+  const again = registry.open(3, { fh: 2, openFlags: 0, passthrough: true, backingFd: a2 });
+  t.equal(again.backingId, undefined, 'another file of A: plain');
+  t.equal(kernel.backingOpens, 1, 'without asking the kernel again');
+  const other = registry.open(4, { fh: 3, openFlags: 0, passthrough: true, backingFd: b });
+  t.equal(other.backingId, 1, 'a file of another filesystem passes through');
+  t.equal(kernel.deliver(4, other), 'ok');
+  t.equal(registry.enabled, true);
+  t.equal(warnings.length, 1, 'warned once');
+  t.match(warnings[0], /^passthrough off for the files of one filesystem.*ELOOP.*--max-stack-depth 2/);
+});
+
+t.test('require: ELOOP fails the opens of that filesystem only', async (t) => {
+  const { kernel, registry, warnings } = setup({ require: true });
+  const { a1, a2, b } = filesOnTwoFilesystems(t);
+  kernel.failOpen = (fd) => (fd === a1 || fd === a2 ? 'ELOOP' : undefined);
+  for (const [nodeid, fd] of [[2, a1], [3, a2]]) {
+    t.throws(() => registry.open(nodeid, { fh: nodeid, openFlags: 0, passthrough: true, backingFd: fd }),
+      { name: 'PassthroughUnavailableError', code: 'ELOOP' });
+  }
+  t.equal(registry.open(4, { fh: 4, openFlags: 0, passthrough: true, backingFd: b }).backingId, 1);
+  t.equal(warnings.length, 1);
+});
 
 t.test('switched off while other inodes pass through: they keep their ids', async (t) => {
   const { kernel, registry, warnings } = setup();

@@ -20,10 +20,13 @@
 //    inside the kernel and EIO for the application.
 //  - BACKING_OPEN fails with EPERM when passthrough was not negotiated or the server lacks
 //    CAP_SYS_ADMIN in the initial user namespace, ENOTTY before Linux 6.9, EOPNOTSUPP without
-//    CONFIG_FUSE_PASSTHROUGH, ELOOP when the backing filesystem is stacked as deep as
-//    max_stack_depth allows: none of those gets better for the next file, so the session stops
-//    trying and serves every open plain. EBADF, EINVAL (not a regular file) and EISDIR are
-//    about one file: that open is served plain.
+//    CONFIG_FUSE_PASSTHROUGH: none of those gets better for the next file, so the session stops
+//    trying and serves every open plain. ELOOP says the backing file's filesystem is stacked as
+//    deep as max_stack_depth allows: that holds for every file of that filesystem (st_dev), not
+//    for a submount beside it, so those files are served plain. EBADF, EINVAL (not a regular
+//    file) and EISDIR are about one file: that open is served plain.
+//  - With `require`, nothing that was asked to pass through is served plain: the refusals above
+//    fail the open instead (with their errno), and are reported once.
 //  - Backing ids belong to the connection, not to the fd that registered them: an open answered
 //    on one cloned fd and released on another finds the same state here, because the session
 //    keeps one registry for all its fds.
@@ -31,6 +34,7 @@
 // The registry never calls the ioctl before INIT negotiated FUSE_PASSTHROUGH (`negotiated()`).
 // It only borrows the backing fd for the duration of BACKING_OPEN: the kernel takes its own
 // reference, and the filesystem may close its fd whenever it likes.
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import {
   FOPEN_DIRECT_IO, FOPEN_NOFLUSH, FOPEN_PARALLEL_DIRECT_WRITES, FOPEN_PASSTHROUGH,
@@ -54,9 +58,9 @@ export const FOPEN_PASSTHROUGH_MASK = FOPEN_PASSTHROUGH | FOPEN_DIRECT_IO | FOPE
 
 /**
  * Errnos of BACKING_OPEN that hold for every file of the session: the first one switches
- * passthrough off for good (or, with `require`, is fatal).
+ * passthrough off for good (or, with `require`, fails every open asked to pass through).
  */
-export const SESSION_WIDE_ERRNOS: ReadonlySet<ErrnoName> = new Set<ErrnoName>(['EPERM', 'ENOTTY', 'EOPNOTSUPP', 'ELOOP']);
+export const SESSION_WIDE_ERRNOS: ReadonlySet<ErrnoName> = new Set<ErrnoName>(['EPERM', 'ENOTTY', 'EOPNOTSUPP']);
 /** Errnos that are about the one file: that open is served plain, quietly. */
 const PER_FILE_ERRNOS: ReadonlySet<ErrnoName> = new Set<ErrnoName>(['EBADF', 'EINVAL', 'EISDIR']);
 
@@ -120,6 +124,15 @@ interface InodeEntry {
   fhs: Map<number, number>;
 }
 
+/** st_dev of the file `fd` is open on (O_PATH fds too); -1 if it cannot be statted. */
+function deviceOf(fd: number): number {
+  try {
+    return fs.fstatSync(fd).dev;
+  } catch {
+    return -1;
+  }
+}
+
 let defaultIoctl: IoctlFunction | undefined;
 function ioctlNapi(): IoctlFunction {
   // Loaded on first use, so that a session without passthrough (and tests that inject their
@@ -155,6 +168,8 @@ export class BackingRegistry {
   private warned = false;
   private maxStackDepth = 1;
   private readonly perFileWarned = new Set<ErrnoName>();
+  /** st_dev of filesystems whose files BACKING_OPEN refused with ELOOP (stacked too deep). */
+  private readonly tooDeep = new Set<number>();
   private totals = { registered: 0, closed: 0, failed: 0 };
 
   constructor(options: BackingRegistryOptions) {
@@ -324,6 +339,7 @@ export class BackingRegistry {
 
   /** BACKING_OPEN; 0 when the kernel refused this file (or, from now on, every file). */
   private register(nodeid: number, fd: number): number {
+    if (this.tooDeep.size > 0 && this.tooDeep.has(deviceOf(fd))) return this.refuseTooDeep(nodeid, fd, false);
     let id: number;
     try {
       id = this.ioctl(this.deviceFd, FUSE_DEV_IOC_BACKING_OPEN, encodeBackingMap(fd));
@@ -332,6 +348,8 @@ export class BackingRegistry {
       const code = ioctlErrno(err);
       if (SESSION_WIDE_ERRNOS.has(code)) {
         this.switchOff(code);
+      } else if (code === 'ELOOP') {
+        return this.refuseTooDeep(nodeid, fd, true);
       } else if (PER_FILE_ERRNOS.has(code)) {
         this.debug(`nodeid ${nodeid}: BACKING_OPEN of fd ${fd} failed with ${code}; served plain`);
       } else if (!this.perFileWarned.has(code)) {
@@ -366,20 +384,49 @@ export class BackingRegistry {
     }
   }
 
-  /** A session-wide refusal: no more BACKING_OPENs; inodes already passing through keep their ids. */
+  /**
+   * A session-wide refusal: no more BACKING_OPENs; inodes already passing through keep their
+   * ids. With `require` passthrough stays on and this open fails (and so will the next).
+   */
   private switchOff(code: ErrnoName): void {
+    const { reason, advice } = this.explain(code);
+    if (this.require) this.refuseRequired(code, reason, advice);
     this.active = false;
-    // Passthrough was negotiated (else there would be no ioctl), so EPERM means the capability.
-    const explained = explainBackingErrno(code, { release: os.release(), capSysAdmin: code === 'EPERM' ? false : undefined });
-    const { reason } = explained;
-    let { advice } = explained;
-    if (code === 'ELOOP' && this.maxStackDepth < 2) {
-      advice += ', or mount with --max-stack-depth 2 (then nothing can be stacked on this mount)';
-    }
     this.reasonOff = reason;
-    if (this.require) throw new PassthroughUnavailableError(code, reason, advice);
     const meanwhile = advice.includes('through the server') ? '' : '; until then READ/WRITE go through the server';
     this.warnOnce(`passthrough off: ${reason}; ${advice}${meanwhile}.`);
+  }
+
+  /**
+   * ELOOP: the file's filesystem is stacked too deep. Its files are served plain from now on
+   * (`fresh`: this BACKING_OPEN found out; else an earlier one did), other filesystems in SRC
+   * (submounts) keep passing through. With `require`, the open fails instead.
+   */
+  private refuseTooDeep(nodeid: number, fd: number, fresh: boolean): number {
+    const { reason, advice } = this.explain('ELOOP');
+    if (this.require) this.refuseRequired('ELOOP', reason, advice);
+    if (fresh) {
+      const dev = deviceOf(fd);
+      if (dev >= 0) this.tooDeep.add(dev);
+      this.warnFn(`passthrough off for the files of one filesystem in the source (first: nodeid ${nodeid}): ${reason}; ${advice}; its files go through the server.`);
+    }
+    this.debug(`nodeid ${nodeid}: its filesystem is stacked too deep for passthrough; served plain`);
+    return 0;
+  }
+
+  /** `require`: this open fails rather than being served plain; said once. */
+  private refuseRequired(code: ErrnoName, reason: string, advice: string): never {
+    this.warnOnce(`passthrough refused: ${reason}; ${advice}. With --passthrough=require the opens it refuses fail (${code}) instead of going through the server.`);
+    throw new PassthroughUnavailableError(code, reason, advice);
+  }
+
+  private explain(code: ErrnoName): { reason: string; advice: string } {
+    // Passthrough was negotiated (else there would be no ioctl), so EPERM means the capability.
+    const { reason, advice } = explainBackingErrno(code, { release: os.release(), capSysAdmin: code === 'EPERM' ? false : undefined });
+    if (code === 'ELOOP' && this.maxStackDepth < 2) {
+      return { reason, advice: `${advice}, or mount with --max-stack-depth 2 (then nothing can be stacked on this mount)` };
+    }
+    return { reason, advice };
   }
 
   private warnOnce(message: string): void {
