@@ -200,6 +200,20 @@ t.test('O_RDONLY|O_TRUNC truncates a big file too', async (t) => {
   await lb.release(ctx(), f.nodeid, h.fh, O_RDONLY);
 });
 
+t.test('an open still truncating when the filesystem is destroyed keeps no fd', async (t) => {
+  const { src, lb } = setup(t);
+  fs.writeFileSync(path.join(src, 'big'), Buffer.alloc(3 << 20, 1));
+  const f = await lb.lookup(ctx(), ROOT, 'big');
+  const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+  const inodeFds = lb.inodeFds; // closed by destroy()
+  // Past INLINE_TRUNCATE_BYTES the truncation runs on the threadpool: destroy() comes first.
+  const opening = lb.open(ctx(), f.nodeid, O_WRONLY | fs.constants.O_TRUNC);
+  lb.destroy();
+  await t.rejects(opening, { code: 'EIO' });
+  t.equal(fs.readdirSync('/proc/self/fd').length, fdsBefore - inodeFds, 'the opened fd is closed too');
+  t.equal(fs.statSync(path.join(src, 'big')).size, 0, 'the truncation itself happened');
+});
+
 t.test('tmpfile, then linked in', async (t) => {
   const { src, lb } = setup(t);
   const tmp = await lb.tmpfile(ctx(1000, 1000), ROOT, S_IFREG | 0o600, O_RDWR);

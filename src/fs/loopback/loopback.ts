@@ -192,6 +192,8 @@ export class Loopback implements Filesystem {
   private readonly passthrough: PassthroughPolicy;
   private passthroughGranted = false;
   readonly posixLocks: PosixLockKeeper;
+  /** destroy() ran: every fd is closed, and none may be kept after. */
+  private destroyed = false;
   /** FUSE_WRITEBACK_CACHE was granted at INIT (init()). */
   private writeback = false;
   private readonly attrTimeout: number;
@@ -253,6 +255,7 @@ export class Loopback implements Filesystem {
   }
 
   destroy(): void {
+    this.destroyed = true;
     for (const handle of this.files.values()) {
       fs.closeSync(handle.fd);
       locks.releaseAll(handle.inode);
@@ -563,7 +566,11 @@ export class Loopback implements Filesystem {
     // /proc/self/fd/N reopens the inode the O_PATH fd holds: no name is walked.
     const fd = sys.openat(sys.AT_FDCWD, procPath(nodeFd), backingFlags);
     try {
-      if (truncateAfter) await ftruncateAsync(fd, 0);
+      if (truncateAfter) {
+        await ftruncateAsync(fd, 0);
+        // The session may have ended meanwhile: a handle added now would never be closed.
+        if (this.destroyed) throw new FuseError('EIO', 'the filesystem was destroyed during the open');
+      }
       this.killSuidgidOnOpen(ctx, inode, flags);
     } catch (err) {
       fs.closeSync(fd);
