@@ -3,12 +3,11 @@
 // lazy unmounts, the server killed by pid, temp directories removed.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import type { LoopbackOptions } from '../../src/fs/loopback';
-import { lineReader } from '../helpers/child';
+import { startLoopbackServer } from '../fixtures/loopback/start';
 import { detach, detachAllSync, makeTempDir } from '../helpers/tmp';
 
-const SERVE = path.join(__dirname, '..', 'fixtures', 'loopback', 'serve.ts');
 const cleanups: (() => void)[] = [];
 
 function cleanupAll(): void {
@@ -54,33 +53,29 @@ export async function mountLoopback(base: string, options: LoopbackOptions): Pro
   const mnt = path.join(base, 'mnt');
   fs.mkdirSync(src, { recursive: true });
   fs.mkdirSync(mnt, { recursive: true });
-  const server = spawn(process.execPath, [...process.execArgv, SERVE, src, mnt, JSON.stringify(options)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, UV_THREADPOOL_SIZE: '16' },
-  });
+  let server: ChildProcess | undefined;
   const kill = (): void => {
     spawnSync('umount', ['-l', mnt]);
-    if (server.exitCode === null && server.signalCode === null && server.pid !== undefined) process.kill(server.pid, 'SIGKILL');
+    if (server !== undefined && server.exitCode === null && server.signalCode === null && server.pid !== undefined) {
+      process.kill(server.pid, 'SIGKILL');
+    }
   };
-  cleanups.push(kill);
-  const next = lineReader(server, 'loopback server');
-  const ready = await next();
-  if (ready !== 'ready') throw new Error(`loopback server: ${ready}`);
-  if (server.pid !== undefined) spawnSync('prlimit', [`--pid=${server.pid}`, '--nofile=200000:200000']);
+  const started = await startLoopbackServer(src, mnt, options, 200000, (child) => {
+    server = child;
+    cleanups.push(kill);
+  });
+  const child = started.server;
   return {
     src,
     mnt,
-    server,
-    stats: async () => {
-      server.stdin!.write('stats\n');
-      return JSON.parse(await next());
-    },
+    server: child,
+    stats: started.stats,
     close: async () => {
       await detach(mnt);
-      server.stdin!.end();
-      const exited = new Promise((r) => server.once('exit', r));
+      child.stdin!.end();
+      const exited = new Promise((r) => child.once('exit', r));
       const timer = setTimeout(kill, 5000);
-      if (server.exitCode === null && server.signalCode === null) await exited;
+      if (child.exitCode === null && child.signalCode === null) await exited;
       clearTimeout(timer);
     },
   };
