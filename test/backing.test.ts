@@ -1,7 +1,6 @@
 // BackingRegistry against a model of the kernel's passthrough rules (fs/fuse/iomode.c,
 // passthrough.c, backing.c), with the ioctl injected: no /dev/fuse needed.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import {
@@ -16,6 +15,7 @@ import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../src/pr
 import { negotiateInit } from '../src/protocol/init';
 import { INIT_FLAG_BITS } from '../src/protocol/init-flags';
 import type { OpenOut } from '../src/protocol/types';
+import { tempDir } from './helpers/tmp';
 
 const DEV_FD = 42;
 
@@ -301,11 +301,10 @@ for (const errno of ['EPERM', 'ENOTTY', 'EOPNOTSUPP'] as const) {
 
 /** Real fds, so that the registry can tell filesystems apart: two files of one, one of another. */
 function filesOnTwoFilesystems(t: Test): { a1: number; a2: number; b: number } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsfuse-backing-'));
+  const dir = tempDir(t, 'tsfuse-backing-');
   const fds = [fs.openSync(path.join(dir, 'a1'), 'w'), fs.openSync(path.join(dir, 'a2'), 'w'), fs.openSync('/dev/null', 'r')];
   t.teardown(() => {
     for (const fd of fds) fs.closeSync(fd);
-    fs.rmSync(dir, { recursive: true, force: true });
   });
   t.not(fs.fstatSync(fds[0]).dev, fs.fstatSync(fds[2]).dev, 'two filesystems');
   return { a1: fds[0], a2: fds[1], b: fds[2] };

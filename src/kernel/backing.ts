@@ -171,6 +171,9 @@ export class BackingRegistry {
   /** st_dev of filesystems whose files BACKING_OPEN refused with ELOOP (stacked too deep). */
   private readonly tooDeep = new Set<number>();
   private totals = { registered: 0, closed: 0, failed: 0 };
+  /** ioctl arguments, reused: one BACKING_OPEN per inode's first open, one BACKING_CLOSE per last release. */
+  private readonly mapArg = encodeBackingMap(-1);
+  private readonly idArg = encodeU32Arg(0);
 
   constructor(options: BackingRegistryOptions) {
     this.deviceFd = options.deviceFd;
@@ -339,17 +342,17 @@ export class BackingRegistry {
 
   /** BACKING_OPEN; 0 when the kernel refused this file (or, from now on, every file). */
   private register(nodeid: number, fd: number): number {
-    if (this.tooDeep.size > 0 && this.tooDeep.has(deviceOf(fd))) return this.refuseTooDeep(nodeid, fd, false);
+    if (this.tooDeep.size > 0 && this.tooDeep.has(deviceOf(fd))) return this.onTooDeep(nodeid);
     let id: number;
     try {
-      id = this.ioctl(this.deviceFd, FUSE_DEV_IOC_BACKING_OPEN, encodeBackingMap(fd));
+      id = this.ioctl(this.deviceFd, FUSE_DEV_IOC_BACKING_OPEN, encodeBackingMap(fd, 0, this.mapArg));
     } catch (err) {
       this.totals.failed++;
       const code = ioctlErrno(err);
       if (SESSION_WIDE_ERRNOS.has(code)) {
         this.switchOff(code);
       } else if (code === 'ELOOP') {
-        return this.refuseTooDeep(nodeid, fd, true);
+        return this.onTooDeep(nodeid, deviceOf(fd));
       } else if (PER_FILE_ERRNOS.has(code)) {
         this.debug(`nodeid ${nodeid}: BACKING_OPEN of fd ${fd} failed with ${code}; served plain`);
       } else if (!this.perFileWarned.has(code)) {
@@ -375,7 +378,7 @@ export class BackingRegistry {
     this.ids.delete(id);
     this.totals.closed++;
     try {
-      this.ioctl(this.deviceFd, FUSE_DEV_IOC_BACKING_CLOSE, encodeU32Arg(id));
+      this.ioctl(this.deviceFd, FUSE_DEV_IOC_BACKING_CLOSE, encodeU32Arg(id, this.idArg));
       this.debug(`backing id ${id} closed`);
     } catch (err) {
       // The kernel keeps the backing file alive for files still using it; a failed close only
@@ -389,8 +392,8 @@ export class BackingRegistry {
    * ids. With `require` passthrough stays on and this open fails (and so will the next).
    */
   private switchOff(code: ErrnoName): void {
+    if (this.require) this.refuseRequired(code);
     const { reason, advice } = this.explain(code);
-    if (this.require) this.refuseRequired(code, reason, advice);
     this.active = false;
     this.reasonOff = reason;
     const meanwhile = advice.includes('through the server') ? '' : '; until then READ/WRITE go through the server';
@@ -399,15 +402,14 @@ export class BackingRegistry {
 
   /**
    * ELOOP: the file's filesystem is stacked too deep. Its files are served plain from now on
-   * (`fresh`: this BACKING_OPEN found out; else an earlier one did), other filesystems in SRC
-   * (submounts) keep passing through. With `require`, the open fails instead.
+   * (`newDev`: its st_dev, when this BACKING_OPEN found out; else an earlier one did), other
+   * filesystems in SRC (submounts) keep passing through. With `require`, the open fails instead.
    */
-  private refuseTooDeep(nodeid: number, fd: number, fresh: boolean): number {
-    const { reason, advice } = this.explain('ELOOP');
-    if (this.require) this.refuseRequired('ELOOP', reason, advice);
-    if (fresh) {
-      const dev = deviceOf(fd);
-      if (dev >= 0) this.tooDeep.add(dev);
+  private onTooDeep(nodeid: number, newDev?: number): number {
+    if (this.require) this.refuseRequired('ELOOP');
+    if (newDev !== undefined) {
+      if (newDev >= 0) this.tooDeep.add(newDev);
+      const { reason, advice } = this.explain('ELOOP');
       this.warnFn(`passthrough off for the files of one filesystem in the source (first: nodeid ${nodeid}): ${reason}; ${advice}; its files go through the server.`);
     }
     this.debug(`nodeid ${nodeid}: its filesystem is stacked too deep for passthrough; served plain`);
@@ -415,7 +417,8 @@ export class BackingRegistry {
   }
 
   /** `require`: this open fails rather than being served plain; said once. */
-  private refuseRequired(code: ErrnoName, reason: string, advice: string): never {
+  private refuseRequired(code: ErrnoName): never {
+    const { reason, advice } = this.explain(code);
     this.warnOnce(`passthrough refused: ${reason}; ${advice}. With --passthrough=require the opens it refuses fail (${code}) instead of going through the server.`);
     throw new PassthroughUnavailableError(code, reason, advice);
   }

@@ -24,17 +24,18 @@ export const FUSE_DEV_IOC_BACKING_CLOSE = _IOW(FUSE_DEV_IOC_MAGIC, 2, 4); // 0x4
 /** Synchronous INIT (newer kernels). */
 export const FUSE_DEV_IOC_SYNC_INIT = _IO(FUSE_DEV_IOC_MAGIC, 3); // 0xE503
 
-/** The struct fuse_backing_map argument of BACKING_OPEN. The kernel wants flags and padding 0 (else EINVAL). */
-export function encodeBackingMap(fd: number, flags = 0): Buffer {
-  const buf = Buffer.alloc(L.fuse_backing_map.size);
-  buf.writeInt32LE(fd, L.fuse_backing_map.off.fd);
-  buf.writeUInt32LE(flags, L.fuse_backing_map.off.flags);
-  return buf;
+/**
+ * The struct fuse_backing_map argument of BACKING_OPEN. The kernel wants flags and padding 0
+ * (else EINVAL). `into`: a buffer of that size to reuse, whose padding is still 0.
+ */
+export function encodeBackingMap(fd: number, flags = 0, into: Buffer = Buffer.alloc(L.fuse_backing_map.size)): Buffer {
+  into.writeInt32LE(fd, L.fuse_backing_map.off.fd);
+  into.writeUInt32LE(flags, L.fuse_backing_map.off.flags);
+  return into;
 }
 
-/** The 4-byte argument of CLONE (session fd) and BACKING_CLOSE (backing id). */
-export function encodeU32Arg(value: number): Buffer {
-  const buf = Buffer.alloc(4);
-  buf.writeUInt32LE(value >>> 0, 0);
-  return buf;
+/** The 4-byte argument of CLONE (session fd) and BACKING_CLOSE (backing id); `into`: one to reuse. */
+export function encodeU32Arg(value: number, into: Buffer = Buffer.alloc(4)): Buffer {
+  into.writeUInt32LE(value >>> 0, 0);
+  return into;
 }
