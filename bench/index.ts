@@ -229,7 +229,8 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
     servers.clear();
     const pt = requests.passthrough;
     if (pt && (pt.READ ?? 0) + (pt.WRITE ?? 0) > 0) {
-      // With passthrough in effect the kernel does all reads and writes itself (KERNEL-NOTES).
+      // With passthrough in effect the kernel does all reads and writes itself: the
+      // server sees no READ or WRITE (test/passthrough.test.ts checks it on a real mount).
       warnings.push(
         `the passthrough server answered ${pt.READ ?? 0} READ and ${pt.WRITE ?? 0} WRITE requests: ` +
           'some opens were served without passthrough, so its figures are partly those of a plain FUSE mount',

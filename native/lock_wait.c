@@ -2,7 +2,7 @@
  *
  * A wait gets a thread of its own rather than napi_async_work: it can last forever, and
  * async work would hold one of libuv's threadpool threads (4 by default) that Node's async
- * fs, and so a server's /dev/fuse reads, need too (KERNEL-NOTES: 4 blocked reads stalled an
+ * fs, and so a server's /dev/fuse reads, need too (measured on Linux 6.18: 4 blocked reads stalled an
  * unrelated fs.stat for seconds). A few waits could then keep the server from ever reading
  * the request that releases the lock they wait for.
  *

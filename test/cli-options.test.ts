@@ -137,11 +137,11 @@ t.test('relative paths: from the cwd on the command line and in the environment,
   const o = resolveOptions(mountOptions, {
     cli: { statsFile: 'stats.json' },
     env: { TSFUSE_LOG_FILE: 'log.txt' },
-    cwd: '/work',
+    cwd: '/srv/app',
   });
-  t.equal(o.statsFile, '/work/stats.json');
-  t.equal(o.logFile, '/work/log.txt');
-  const c = resolveOptions(mountOptions, { cli: {}, env: {}, config: config({ statsFile: 'stats.json' }, '/etc/tsfuse/c.json'), cwd: '/work' });
+  t.equal(o.statsFile, '/srv/app/stats.json');
+  t.equal(o.logFile, '/srv/app/log.txt');
+  const c = resolveOptions(mountOptions, { cli: {}, env: {}, config: config({ statsFile: 'stats.json' }, '/etc/tsfuse/c.json'), cwd: '/srv/app' });
   t.equal(c.statsFile, '/etc/tsfuse/stats.json');
 });
 

@@ -127,7 +127,7 @@ t.test('6.12 built without CONFIG_FUSE_PASSTHROUGH', async (t) => {
   t.equal(probeExitCode(p), 1);
 });
 
-// This machine's offer (KERNEL-NOTES): 7.45, flags 0x73fffffb, flags2 0x5fd.
+// This machine's offer (Linux 6.18): 7.45, flags 0x73fffffb, flags2 0x5fd.
 const OFFER_6_18: InitOffer = { major: 7, minor: 45, maxReadahead: 131072, flags: 0x73fffffb, flags2: 0x5fd };
 
 t.test('6.18 offer decoded by name, both words', async (t) => {

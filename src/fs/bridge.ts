@@ -66,7 +66,7 @@ export function openOut(o: OpenReply, fileOf?: Filesystem): OpenOut {
 }
 
 /**
- * [passthrough wiring, helper-2] OPEN/CREATE/TMPFILE: the session's backing registry decides
+ * OPEN/CREATE/TMPFILE: the session's backing registry decides
  * whether this open passes through (one shared backing id per inode, see src/kernel/backing.ts)
  * and counts it until RELEASE. If that fails (passthrough required but refused), or if the kernel
  * later refuses the reply, the filesystem's open is undone, since no RELEASE will ever come for

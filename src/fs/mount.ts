@@ -24,12 +24,12 @@ export interface MountOptions extends KernelMountOptions {
   /** Milliseconds to wait for the kernel's INIT after mounting (default 10000). */
   initTimeout?: number;
   /**
-   * [passthrough wiring, helper-2] With `features.passthrough`: fail the mount when the kernel
+   * With `features.passthrough`: fail the mount when the kernel
    * does not grant passthrough or refuses backing files (`--passthrough require`), instead of
    * one warning and serving every open through the server.
    */
   requirePassthrough?: boolean;
-  /** [passthrough wiring, helper-2] Test switch: replaces ioctl-napi for BACKING_OPEN/CLOSE (e.g. to inject EPERM). */
+  /** Test switch: replaces ioctl-napi for BACKING_OPEN/CLOSE (e.g. to inject EPERM). */
   backingIoctl?: IoctlFunction;
 }
 

@@ -2,8 +2,8 @@
 // and shared by every open of that inode, closed with FUSE_DEV_IOC_BACKING_CLOSE when the last
 // of them is released.
 //
-// The kernel's rules (fs/fuse/iomode.c, passthrough.c, backing.c; measured on 6.18 in
-// KERNEL-NOTES) that shape this file:
+// The kernel's rules (fs/fuse/iomode.c, passthrough.c, backing.c; each measured on Linux
+// 6.18) that shape this file:
 //  - All opens of an inode must agree. While the inode has a passthrough open, an open reply
 //    without FOPEN_PASSTHROUGH makes the application's open() fail with EIO; a passthrough
 //    reply while the inode has cached (plain) opens fails the same way, and so does a second

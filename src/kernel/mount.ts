@@ -1,5 +1,5 @@
 // Mounting and unmounting as root without libfuse: mount(8) is given the /dev/fuse fd as its
-// fd 3 and mounts with `-o fd=3,...`; umount(8) takes it down. Measured (KERNEL-NOTES): a mount
+// fd 3 and mounts with `-o fd=3,...`; umount(8) takes it down. Measured on Linux 6.18: a mount
 // takes ~5 ms; fd, rootmode, user_id and group_id are all required (else exit 32); without -i
 // mount(8) hands the job to /sbin/mount.fuse3, which takes the source for a program and fails.
 //
@@ -119,7 +119,8 @@ export async function checkMountpoint(mountpoint: string, rootMode = S_IFDIR): P
 
 /**
  * Mounting with `-o fd=N` is root's: a non-root mount needs fusermount3, whose fd comes back
- * over a unix socket that Node's child_process cannot receive (KERNEL-NOTES).
+ * over a unix socket that Node's child_process cannot receive: with stdio 'pipe' it drops
+ * the SCM_RIGHTS message, with 'ipc' it aborts (Node 20).
  */
 export function requireRoot(mountpoint: string): void {
   const uid = process.geteuid?.() ?? 0;

@@ -67,7 +67,8 @@ export class RequestContext {
   interrupted = false;
   /** Set when --debug timing is on. */
   started = 0;
-  // [passthrough wiring, helper-2] The session's backing-id registry.
+  // The session's backing-id registry, for openOut(): a context, not the filesystem, decides
+  // whether an open reply passes through, because the kernel's rules are per connection.
   backing: BackingRegistry | null = null;
   // What to undo if this request's successful reply never reaches the kernel (see onUndelivered).
   private undos: (() => void)[] | null = null;
@@ -98,7 +99,7 @@ export class RequestContext {
   }
 
   /**
-   * [passthrough wiring, helper-2] The fuse_open_out of an OPEN/CREATE/TMPFILE reply: the
+   * The fuse_open_out of an OPEN/CREATE/TMPFILE reply: the
    * backing registry decides passthrough per inode (src/kernel/backing.ts) and counts the open
    * until its RELEASE. Call it only while encoding the reply that will be sent.
    */
@@ -144,7 +145,7 @@ export interface SessionOptions {
   /** When set: one line per request and per reply, strace style, with the time taken. */
   debug?: (line: string) => void;
   /**
-   * [passthrough wiring, helper-2] FUSE passthrough backing files (src/kernel/backing.ts): the
+   * FUSE passthrough backing files (src/kernel/backing.ts): the
    * /dev/fuse fd to register them on; `require` makes a kernel that refuses passthrough fatal
    * (the session ends before serving); `ioctl` replaces ioctl-napi (tests inject EPERM).
    * Without it, open replies never pass through.
@@ -160,7 +161,7 @@ export interface SessionStats {
   inFlight: number;
   /** Replies the kernel refused with ENOENT: it had given up on the request (interrupted). */
   orphanedReplies: number;
-  /** [passthrough wiring, helper-2] Backing ids: live (registered, not closed), and totals since the start. */
+  /** Backing ids: live (registered, not closed), and totals since the start. */
   backing: { enabled: boolean; live: number; registered: number; closed: number; failed: number };
 }
 
@@ -186,7 +187,7 @@ export class Session {
   readonly closed: Promise<void>;
   /** Why the connection ended, when it was not a normal unmount (ENODEV). */
   endError: Error | null = null;
-  /** [passthrough wiring, helper-2] Passthrough backing ids of this connection (null: no device fd given). */
+  /** Passthrough backing ids of this connection (null: no device fd given). */
   readonly backing: BackingRegistry | null;
 
   private readonly requests = new Float64Array(COUNTER_SLOTS);
@@ -318,7 +319,7 @@ export class Session {
         this.onDestroy(req.header.unique, channel);
         return false;
       case Opcode.RELEASE:
-        // [passthrough wiring, helper-2] Counted here, not in the filesystem's release(): the
+        // Counted here, not in the filesystem's release(): the
         // kernel dropped this open's io mode before sending RELEASE, and the reference must go
         // even when the filesystem has no release() (ENOSYS) or it fails.
         this.backing?.release(req.header.nodeid, req.fh);
@@ -503,7 +504,7 @@ export class Session {
       this.decodeContext = negotiated.decodeContext;
       this.debug?.(`INIT ${negotiated.major}.${negotiated.minor} flags ${negotiated.flags.join(',')} max_write ${negotiated.maxWrite}`);
       this.write(channel, reply, unique);
-      // [passthrough wiring, helper-2] After the reply: the kernel turns passthrough on while it
+      // After the reply: the kernel turns passthrough on while it
       // processes it, and BACKING_OPEN is EPERM before.
       try {
         this.startPassthrough(negotiated, wants, result.warnings);
@@ -533,7 +534,7 @@ export class Session {
   }
 
   /**
-   * [passthrough wiring, helper-2] Tells the backing registry what INIT settled and says why
+   * Tells the backing registry what INIT settled and says why
    * passthrough is off when it was asked for: one warning, or with `require` an error that ends
    * the session. When granted, one BACKING_OPEN of a directory checks at once that this process
    * may register backing files: the kernel tests CAP_SYS_ADMIN before the file type, so EISDIR
@@ -590,7 +591,7 @@ export class Session {
     this.endError = err;
     if (err !== null) this.log(`tsfuse: the FUSE connection failed: ${oneLine(err)}`);
     this.transport.close();
-    // [passthrough wiring, helper-2] The kernel dropped the connection's backing ids with it.
+    // The kernel dropped the connection's backing ids with it.
     this.backing?.clear();
     // Handlers still running learn that nobody waits for them any more.
     let ctx = this.inflightHead;

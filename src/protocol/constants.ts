@@ -1,5 +1,5 @@
 // Numbers of the FUSE ABI, protocol 7.45, with the names and values of the kernel's
-// include/uapi/linux/fuse.h (copy: /work/ref/fuse_kernel.h). Struct layouts live in layouts.ts,
+// include/uapi/linux/fuse.h (Linux 6.18). Struct layouts live in layouts.ts,
 // the per-opcode table in opcodes.ts, the INIT flag bits in init-flags.ts.
 
 export const FUSE_KERNEL_VERSION = 7;
@@ -217,7 +217,7 @@ export const OFFSET_MAX = 2 ** 63;
 export const PAGE_SIZE = 4096;
 /** FUSE_DEFAULT_MAX_PAGES_PER_REQ (fs/fuse/fuse_i.h): max_pages when MAX_PAGES is not negotiated. */
 export const FUSE_DEFAULT_MAX_PAGES_PER_REQ = 32;
-/** The kernel's default fuse max_pages_limit module parameter (fs/fuse/inode.c); KERNEL-NOTES measured the clamp at 256. */
+/** The kernel's default fuse max_pages_limit module parameter (fs/fuse/inode.c); a 2 MiB max_write was clamped to 256 pages on Linux 6.18. */
 export const FUSE_MAX_MAX_PAGES = 256;
 /** FILESYSTEM_MAX_STACK_DEPTH (include/linux/fs.h): valid max_stack_depth for passthrough is 1..2. */
 export const FILESYSTEM_MAX_STACK_DEPTH = 2;

@@ -1,6 +1,6 @@
 // FUSE_INIT negotiation as a pure function: the kernel's offer + what the filesystem wants ->
 // the reply bytes and the feature set both sides will use. Kernel rules it follows
-// (fs/fuse/inode.c process_init_reply, measured on 6.18 in KERNEL-NOTES):
+// (fs/fuse/inode.c process_init_reply; each one measured on Linux 6.18):
 //  - the kernel reads flags2 from the reply only when FUSE_INIT_EXT is set in flags;
 //  - passthrough is enabled only with FUSE_PASSTHROUGH, 1 <= max_stack_depth <= 2, and without
 //    FUSE_WRITEBACK_CACHE; otherwise it is silently off (BACKING_OPEN then fails with EPERM);

@@ -1,9 +1,9 @@
 // Every struct of the FUSE wire format, protocol 7.45, transcribed field by field from the
-// kernel's include/uapi/linux/fuse.h (copy: /work/ref/fuse_kernel.h). This file is the single
+// kernel's include/uapi/linux/fuse.h (Linux 6.18). This file is the single
 // definition of each layout: buffer-layout computes the offsets and sizes, and the hot-path
 // readers/writers (decode.ts, reply.ts, ...) read `X.off.field` / `X.size` from here instead of
-// repeating numbers. test/protocol-layouts.test.ts checks the sizes against the header and the
-// fast accessors against buffer-layout's generic encode/decode.
+// repeating numbers. test/protocol-roundtrip.test.ts checks the fast accessors against
+// buffer-layout's generic encode/decode, struct by struct.
 //
 // Field names are the header's (snake_case) so each line can be checked against fuse.h. The
 // typed values handed to callers use the camelCase of the same names.

@@ -27,7 +27,7 @@ export function request(opcode: number, body: Buffer | number[], h: HeaderFields
   return buf;
 }
 
-/** The INIT offer measured on this machine's kernel (KERNEL-NOTES), or an older one. */
+/** The INIT offer measured on this machine's kernel (Linux 6.18), or an older one. */
 export function initRequest(unique: number, offer: { major?: number; minor?: number; flags?: number; flags2?: number } = {}): Buffer {
   const body = Buffer.alloc(64);
   body.writeUInt32LE(offer.major ?? 7, 0);

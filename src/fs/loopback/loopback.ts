@@ -227,7 +227,8 @@ export class Loopback implements Filesystem {
       // We clear setuid/setgid on write and truncate ourselves (write(),
       // setattr()), and in exchange the kernel stops sending GETXATTR
       // security.capability around writes: 200 per 200 MiB dd, which kept
-      // passthrough_hp at 1.25–1.5x native on large writes (KERNEL-NOTES).
+      // passthrough_hp at 1.25–1.5x native on large writes (measured
+      // on Linux 6.18, `tsfuse bench` with --passthrough-hp).
       // One is still sent before the first write after each attribute
       // refresh (a new inode, a LOOKUP, a SETATTR reply clear S_NOSEC).
       handleKillprivV2: true,
@@ -516,7 +517,8 @@ export class Loopback implements Filesystem {
    *   in memory too, which Node's buffers are not; the caller gets uncached
    *   I/O from FOPEN_DIRECT_IO instead (opened());
    * - writeback cache: the kernel reads pages around partial writes, so a
-   *   write-only open must also read (KERNEL-NOTES), and it appends by itself.
+   *   write-only open must also read (an O_WRONLY backing fd answers EBADF there),
+   *   and it appends by itself.
    */
   private backingFlags(flags: number): number {
     let f = flags & ~(sys.O_NOFOLLOW | O_DIRECT | O_CREAT | O_EXCL | O_NOCTTY);
