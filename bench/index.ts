@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { prepareClient, type Client, type ClientKind } from './clients';
 import { findFio } from './fio';
 import { dropCaches, filesystemOf, passthroughHpProblem, Server } from './mounts';
 import { toJson, toMarkdown, toText, type Report } from './report';
@@ -15,8 +16,9 @@ import { runRounds, Stopped, type Progress, type Skip } from './runner';
 import { summarize } from './stats';
 import { toSvg } from './svg';
 import { checkTargets } from './targets';
-import { buildGroups, CONFIGS, type ConfigName, type GroupName, type Target } from './workloads';
+import { buildGroups, CONFIGS, warmOnly, type ConfigName, type GroupName, type Target } from './workloads';
 
+export { CLIENT_KINDS, type ClientKind } from './clients';
 export { CONFIGS, GROUP_NAMES, type ConfigName, type GroupName } from './workloads';
 
 /**
@@ -28,11 +30,31 @@ export { CONFIGS, GROUP_NAMES, type ConfigName, type GroupName } from './workloa
 export const PASSTHROUGH_HP = 'passthrough_hp';
 type RunConfig = ConfigName | typeof PASSTHROUGH_HP;
 
-export interface BenchOptions {
-  /** Where to put the files; default: a fresh directory under os.tmpdir(). */
-  dir?: string;
+/** The run's size: what --scale, --rounds and --clients default to, without and with --quick. */
+export interface Profile {
   scale: number;
   rounds: number;
+  clients: number[];
+}
+
+export const FULL: Readonly<Profile> = { scale: 1, rounds: 3, clients: [1, 4, 8] };
+/**
+ * --quick: every workload group at 1/50 of the files and bytes, in 2 rounds: 40-50 s on
+ * this 2-CPU VM with the three configurations (bench/README.md), against 6 minutes and more
+ * for the full run. Two rounds still pair each configuration with native in two
+ * separate moments; one would report a single sample as the median.
+ */
+export const QUICK: Readonly<Profile> = { scale: 0.02, rounds: 2, clients: [1, 4, 8] };
+
+/** The profile's figures where the user gave none. */
+export function resolveProfile(quick: boolean, given: Partial<Profile>): Profile {
+  const base = quick ? QUICK : FULL;
+  return { scale: given.scale ?? base.scale, rounds: given.rounds ?? base.rounds, clients: [...(given.clients ?? base.clients)] };
+}
+
+export interface BenchOptions extends Profile {
+  /** Where to put the files; default: a fresh directory under os.tmpdir(). */
+  dir?: string;
   json: boolean;
   markdown?: string;
   svg?: string;
@@ -46,6 +68,31 @@ export interface BenchOptions {
   serverCommand?: readonly string[];
   /** libfuse's example/passthrough_hp binary: adds the configuration passthrough_hp. */
   passthroughHp?: string;
+  /** Drop the machine's caches before cold steps; false: the cold steps are left out. Default true. */
+  dropCaches?: boolean;
+  /** Check the issue's targets and report them. */
+  targets?: boolean;
+  /** Which client the concurrent workloads run (default 'auto': C if cc works, else Node). */
+  client?: ClientKind;
+  /** Entry and attribute timeouts of the tsfuse servers, seconds (default 1 and 1, the CLI's). */
+  entryTimeout?: number;
+  attrTimeout?: number;
+}
+
+/** passthrough_hp's entry and attr timeout: 86400 s, or 0 with --nocache; it offers no other. */
+export const HP_TIMEOUT = 86400;
+
+/**
+ * `tsfuse mount` flags every tsfuse server of the run gets (server.ts takes the same
+ * spelling): one place to pass a server option through.
+ */
+export function serverArgs(o: Pick<BenchOptions, 'entryTimeout' | 'attrTimeout'>): string[] {
+  return [`--entry-timeout=${o.entryTimeout ?? 1}`, `--attr-timeout=${o.attrTimeout ?? 1}`];
+}
+
+/** passthrough_hp's own options: --nocache when the tsfuse servers run with timeouts 0, its only other setting. */
+export function passthroughHpArgs(o: Pick<BenchOptions, 'entryTimeout' | 'attrTimeout'>): { args: string[]; timeout: number } {
+  return (o.entryTimeout ?? 1) === 0 && (o.attrTimeout ?? 1) === 0 ? { args: ['--nocache'], timeout: 0 } : { args: [], timeout: HP_TIMEOUT };
 }
 
 export interface BenchIo {
@@ -125,6 +172,8 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
     if (problem !== undefined) throw new BenchError(`--passthrough-hp ${problem} (build it as bench/README.md says)`);
   }
   const ws = prepareWorkspace(o.dir, o.force);
+  const dropping = o.dropCaches !== false;
+  const hp = passthroughHpArgs(o);
   const servers = new Map<RunConfig, Server>();
   const skipped: Skip[] = [];
   let stopping = false;
@@ -151,9 +200,27 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
     if (o.workloads.includes('fio') && fio === null) {
       skipped.push({ workload: 'fio.*', reason: 'fio is not installed (Debian package fio)' });
     }
-    const groups = buildGroups(o.scale, o.workloads, fio);
-    const cannotDrop = dropCaches();
     const warnings: string[] = [];
+    let client: Client | undefined;
+    if (o.workloads.includes('clients') && o.clients.length > 0) {
+      try {
+        const prepared = prepareClient(o.client ?? 'auto', ws.root);
+        if (prepared.fallback) warnings.push(prepared.fallback);
+        client = prepared;
+      } catch (err) {
+        throw new BenchError((err as Error).message);
+      }
+    }
+    const all = buildGroups({ scale: o.scale, only: o.workloads, fio, clients: o.clients, client });
+    // Without dropping, a "cold" step would be warm under its cold name: it is left out.
+    const groups = dropping ? all : all.map(warmOnly).filter((g) => g.steps.length > 0);
+    const cannotDrop = dropping ? dropCaches() : '--no-drop-caches: the machine\'s caches were not dropped';
+    if (o.passthroughHp !== undefined && hp.timeout !== 0 && (o.entryTimeout !== HP_TIMEOUT || o.attrTimeout !== HP_TIMEOUT)) {
+      warnings.push(
+        `timeouts differ: tsfuse entry ${o.entryTimeout ?? 1} s / attr ${o.attrTimeout ?? 1} s, passthrough_hp ${HP_TIMEOUT} s ` +
+          `(for a like-for-like comparison: --entry-timeout ${HP_TIMEOUT} --attr-timeout ${HP_TIMEOUT}, or 0 and 0 for its --nocache)`,
+      );
+    }
 
     const targets: Target[] = [];
     const runConfigs: RunConfig[] = CONFIGS.filter((c) => o.configs.includes(c));
@@ -178,13 +245,14 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
       try {
         const server =
           config === PASSTHROUGH_HP
-            ? await Server.startPassthroughHp({ binary: o.passthroughHp as string, src, mnt })
+            ? await Server.startPassthroughHp({ binary: o.passthroughHp as string, src, mnt, args: hp.args })
             : await Server.start({
                 src,
                 mnt,
                 passthrough: config === 'passthrough',
                 statsFile: path.join(ws.root, `${config}-requests.json`),
                 command: o.serverCommand,
+                args: serverArgs(o),
               });
         servers.set(config, server);
         // Target.config is typed ConfigName (workloads.ts), where it is only a label.
@@ -205,7 +273,7 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
     };
     const outcome = await runRounds(groups, targets, o.rounds, {
       sync: () => void spawnSync('sync'),
-      dropCaches,
+      dropCaches: () => (dropping ? dropCaches() : cannotDrop),
       unavailable: (config) => servers.get(config as RunConfig)?.gone,
       stopping: () => stopping,
       progress,
@@ -215,8 +283,9 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
     if (io.errIsTTY) io.err('\r\x1b[K');
 
     const requests: Record<string, Record<string, number>> = {};
+    const counters: Record<string, Record<string, number>> = {};
     for (const [config, server] of servers) {
-      const counts = await server.stop();
+      const stats = await server.stop();
       // passthrough_hp falls back to plain FUSE reads and writes, for good, after one failed backing open.
       if (config === PASSTHROUGH_HP && /disabling rw passthrough/.test(server.errorOutput)) {
         warnings.push(
@@ -224,7 +293,8 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
             'its figures are partly those of a plain FUSE mount',
         );
       }
-      if (counts) requests[config] = counts;
+      if (stats) requests[config] = stats.requests;
+      if (stats && Object.keys(stats.counters).length > 0) counters[config] = stats.counters;
     }
     servers.clear();
     const pt = requests.passthrough;
@@ -253,19 +323,22 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
         scale: o.scale,
         rounds: o.rounds,
         dropCaches: cannotDrop === undefined ? 'yes' : cannotDrop,
+        ...(o.configs.some((c) => c !== 'native') ? { entryTimeout: o.entryTimeout ?? 1, attrTimeout: o.attrTimeout ?? 1 } : {}),
+        ...(client !== undefined ? { client: client.describe } : {}),
         fio: fioVersion(fio),
         ...cpuidleOf(),
         date: new Date().toISOString(),
         command: o.command,
         seconds: Math.round(elapsed()),
-        ...(o.passthroughHp !== undefined ? { passthroughHp: o.passthroughHp } : {}),
+        ...(o.passthroughHp !== undefined ? { passthroughHp: o.passthroughHp, passthroughHpTimeout: hp.timeout } : {}),
       },
       steps: groups.flatMap((g) => g.steps),
       warnings,
       skipped: [...skipped, ...outcome.skipped],
       failures: outcome.failures,
-      targets: checkTargets(outcome.samples, results, fs0?.fstype),
+      ...(o.targets ? { targets: checkTargets(outcome.samples, results, fs0?.fstype) } : {}),
       requests,
+      counters,
     };
     io.out(o.json ? toJson(report) + '\n' : toText(report));
     if (o.markdown) fs.writeFileSync(o.markdown, toMarkdown(report));

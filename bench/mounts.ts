@@ -62,8 +62,8 @@ export function dropCaches(): string | undefined {
   }
 }
 
-/** A built file, found from bench/ (run by tap from source) or from dist/bench/. */
-function built(from: string, fromDist: string, fromSource: string): string {
+/** A file found from bench/ (run by tap from source) or from dist/bench/; the first candidate that exists. */
+export function builtFile(from: string, fromDist: string, fromSource: string): string {
   const candidates = [path.join(from, fromDist), path.join(from, fromSource)];
   const found = candidates.find((c) => fs.existsSync(c));
   if (!found) throw new Error(`${path.basename(fromDist)} is not built (looked for ${candidates.join(', ')}): run \`npm run build\``);
@@ -77,8 +77,8 @@ function built(from: string, fromDist: string, fromSource: string): string {
  */
 export function serverCommand(env: NodeJS.ProcessEnv = process.env, from = __dirname): string[] {
   const script = env.TSFUSE_BENCH_SERVER === 'cli'
-    ? built(from, '../src/cli/main.js', '../dist/src/cli/main.js')
-    : built(from, 'server.js', '../dist/bench/server.js');
+    ? builtFile(from, '../src/cli/main.js', '../dist/src/cli/main.js')
+    : builtFile(from, 'server.js', '../dist/bench/server.js');
   return [process.execPath, script];
 }
 
@@ -90,6 +90,8 @@ export interface ServerOptions {
   statsFile: string;
   /** The command that serves the mount, before its arguments (default: serverCommand()). */
   command?: readonly string[];
+  /** More `tsfuse mount` flags, as --name=value (server.ts takes the same spelling). */
+  args?: readonly string[];
   readyTimeoutMs?: number;
 }
 
@@ -98,7 +100,28 @@ export interface PassthroughHpOptions {
   binary: string;
   src: string;
   mnt: string;
+  /** More of its options, e.g. --nocache. */
+  args?: readonly string[];
   readyTimeoutMs?: number;
+}
+
+/** What a server counted over its life: requests per opcode, and other counters apart. */
+export interface ServerStats {
+  requests: Record<string, number>;
+  /** e.g. 'backing ids registered': not requests, so never in a table of opcodes. */
+  counters: Record<string, number>;
+}
+
+/**
+ * A stats file: server.ts writes {requests, counters}; `tsfuse mount --stats-file` the
+ * opcode counts alone.
+ */
+export function readStats(text: string): ServerStats {
+  const doc = JSON.parse(text) as Record<string, unknown>;
+  const numbers = (o: unknown): Record<string, number> =>
+    Object.fromEntries(Object.entries((o ?? {}) as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number'));
+  if (typeof doc.requests === 'object' && doc.requests !== null) return { requests: numbers(doc.requests), counters: numbers(doc.counters) };
+  return { requests: numbers(doc), counters: {} };
 }
 
 /** How one server process is started and told apart from the others in messages. */
@@ -191,6 +214,7 @@ export class Server {
         // require: fail rather than quietly measure a mount the kernel refused passthrough to.
         `--passthrough=${options.passthrough ? 'require' : 'off'}`,
         `--stats-file=${options.statsFile}`,
+        ...(options.args ?? []),
       ],
       mnt: options.mnt,
       statsFile: options.statsFile,
@@ -213,7 +237,7 @@ export class Server {
     const mnt = path.resolve(options.mnt);
     return Server.spawn({
       name: 'passthrough_hp',
-      argv: [options.binary, '--foreground', path.resolve(options.src), mnt],
+      argv: [options.binary, '--foreground', ...(options.args ?? []), path.resolve(options.src), mnt],
       mnt,
       ready: () => true,
       readyTimeoutMs: options.readyTimeoutMs,
@@ -286,7 +310,7 @@ export class Server {
    * SIGTERM: the server unmounts (lazily if busy), writes its stats file (tsfuse's) and
    * exits. After 15 s: lazy umount and SIGKILL. Resolves to the request counts, if any.
    */
-  async stop(): Promise<Record<string, number> | undefined> {
+  async stop(): Promise<ServerStats | undefined> {
     const { mnt, statsFile } = this.launch;
     if (this.exitReason === undefined && this.child.pid !== undefined) {
       try {
@@ -305,7 +329,7 @@ export class Server {
     if (isFuseMountAt(mnt)) spawnSync('umount', ['-l', mnt]);
     if (statsFile === undefined) return undefined;
     try {
-      return JSON.parse(fs.readFileSync(statsFile, 'utf8')) as Record<string, number>;
+      return readStats(fs.readFileSync(statsFile, 'utf8'));
     } catch {
       return undefined;
     }

@@ -2,8 +2,9 @@
  * What a run produced, and its forms: the JSON document, the text table, the
  * Markdown table. (The chart is svg.ts.)
  */
+import { PHASES, phaseText } from './clients';
 import type { Failure, Skip } from './runner';
-import type { Result } from './stats';
+import { speedup, type Result } from './stats';
 import type { TargetCheck } from './targets';
 import type { StepInfo } from './workloads';
 
@@ -19,8 +20,13 @@ export interface Environment {
   memoryGiB: number;
   scale: number;
   rounds: number;
-  /** 'yes', or why caches could not be dropped (then cold reads are skipped). */
+  /** 'yes', or why caches were not dropped (then cold reads are left out). */
   dropCaches: string;
+  /** Entry and attribute timeouts of the tsfuse servers, in seconds. */
+  entryTimeout?: number;
+  attrTimeout?: number;
+  /** The client processes of the concurrent workloads, when they ran. */
+  client?: string;
   /** fio's version, or null when it is not installed or not selected. */
   fio: string | null;
   /**
@@ -37,6 +43,8 @@ export interface Environment {
   seconds?: number;
   /** The passthrough_hp binary, when the run included libfuse's passthrough_hp. */
   passthroughHp?: string;
+  /** Its entry and attribute timeout: 86400 s, or 0 with --nocache (it has no other). */
+  passthroughHpTimeout?: number;
 }
 
 export interface Report {
@@ -48,9 +56,12 @@ export interface Report {
   warnings: string[];
   skipped: Skip[];
   failures: Failure[];
-  targets: TargetCheck[];
+  /** The issue's targets, checked: only when asked for (--targets). */
+  targets?: TargetCheck[];
   /** Requests each FUSE server saw over the whole run, per opcode (from `tsfuse mount --stats-file`). */
   requests: Record<string, Record<string, number>>;
+  /** Each server's counters that are not requests (backing ids), apart from `requests`. */
+  counters: Record<string, Record<string, number>>;
 }
 
 /** The --json document: configs and results first, as the issue specifies; the rest is context. */
@@ -61,8 +72,9 @@ export function toJson(r: Report): string {
     warnings: r.warnings,
     skipped: r.skipped,
     failures: r.failures,
-    targets: r.targets,
+    ...(r.targets ? { targets: r.targets } : {}),
     requests: r.requests,
+    counters: r.counters,
     environment: r.environment,
   };
   return JSON.stringify(doc, null, 2);
@@ -101,8 +113,13 @@ interface Table {
   left: number[];
 }
 
+/** The workloads one process runs; the concurrent ones have a table of their own (clientsTable). */
 function workloadsOf(r: Report): string[] {
-  return [...new Set(r.results.map((x) => x.workload))];
+  return [...new Set(r.results.map((x) => x.workload))].filter((w) => clientsOf(r, w) === undefined);
+}
+
+function clientsOf(r: Report, workload: string): number | undefined {
+  return r.steps.find((s) => s.workload === workload)?.clients;
 }
 
 function find(r: Report, workload: string, config: string): Result | undefined {
@@ -150,6 +167,53 @@ export function perOpTable(r: Report): Table {
   return { head: [head], rows, left: [0, 1] };
 }
 
+const HP = 'passthrough_hp';
+
+/**
+ * The concurrent workloads, a row per phase and P: ops/s per configuration, and each
+ * FUSE configuration's ops/s over native's and over passthrough_hp's (medians of the
+ * per-round ratios; above 1 is faster).
+ */
+export function clientsTable(r: Report): Table {
+  const hp = r.configs.includes(HP);
+  const top: Row = ['', ''];
+  const head: Row = ['workload', 'P'];
+  const columns = (c: string): string[] => ['ops/s', ...(c === 'native' ? [] : ['/ native']), ...(hp && c !== HP && c !== 'native' ? ['/ hp'] : [])];
+  for (const c of r.configs) {
+    const cols = columns(c);
+    top.push(c, ...cols.slice(1).map(() => ''));
+    head.push(...cols);
+  }
+  const workloads = [...new Set(r.results.map((x) => x.workload))].filter((w) => clientsOf(r, w) !== undefined);
+  const phaseIndex = (w: string): number => PHASES.findIndex((p) => w.endsWith(`.${p}`));
+  workloads.sort((a, b) => phaseIndex(a) - phaseIndex(b) || (clientsOf(r, a) ?? 0) - (clientsOf(r, b) ?? 0));
+  const rows = workloads.map((w) => {
+    const row: Row = [phaseText(w), String(clientsOf(r, w))];
+    const native = find(r, w, 'native');
+    const base = find(r, w, HP);
+    for (const c of r.configs) {
+      const x = find(r, w, c);
+      row.push(x?.usPerOp ? fmtCount(1e6 / x.usPerOp) : '-');
+      const over = (b: Result | undefined): string => {
+        const v = x && b ? speedup(x, b) : null;
+        return v === null ? '' : v.toFixed(2);
+      };
+      if (c !== 'native') row.push(over(native));
+      if (hp && c !== HP && c !== 'native') row.push(over(base));
+    }
+    return row;
+  });
+  return { head: [top, head], rows, left: [0] };
+}
+
+function fmtCount(x: number): string {
+  return Math.round(x).toLocaleString('en');
+}
+
+const CLIENTS_TITLE =
+  'concurrent clients, P processes at once (ops/s, higher is faster; "/ native", "/ hp": ops/s over native\'s, ' +
+  'over passthrough_hp\'s, medians of per-round ratios)';
+
 function renderText(t: Table): string {
   const all = [...t.head, ...t.rows];
   const widths = all[0].map((_, i) => Math.max(...all.map((row) => row[i]?.length ?? 0)));
@@ -165,7 +229,7 @@ function renderMarkdown(t: Table): string {
     let group = '';
     head = head.map((cell, i) => {
       if (t.head[0][i]) group = t.head[0][i];
-      return i === 0 ? cell : `${group} ${cell}`;
+      return i === 0 ? cell : `${group} ${cell}`.trim();
     });
   }
   const esc = (s: string): string => s.replace(/\|/g, '\\|');
@@ -178,7 +242,9 @@ function header(r: Report): string[] {
   return [
     `${e.dir} on ${e.fstype} (${e.source}); kernel ${e.kernel}, Node ${e.node}, ${e.cpus} CPUs, ${e.memoryGiB} GiB`,
     `scale ${e.scale}, ${e.rounds} rounds in alternation, medians; ratios are medians of per-round ratios`,
-    `cold reads: ${e.dropCaches === 'yes' ? 'after sync and echo 3 > /proc/sys/vm/drop_caches' : `skipped (${e.dropCaches})`}`,
+    `cold reads: ${e.dropCaches === 'yes' ? 'after sync and echo 3 > /proc/sys/vm/drop_caches' : `left out (${e.dropCaches})`}`,
+    ...(e.entryTimeout !== undefined ? [`tsfuse servers: entry timeout ${e.entryTimeout} s, attr timeout ${e.attrTimeout} s, negative 0`] : []),
+    ...(e.client !== undefined ? [`concurrent clients: ${e.client}`] : []),
     e.fio
       ? `fio: ${e.fio}`
       : r.skipped.some((s) => s.workload === 'fio.*')
@@ -186,7 +252,10 @@ function header(r: Report): string[] {
         : 'fio: not selected',
     ...(e.cpuidle !== undefined ? [`cpuidle: ${e.cpuidle}`] : []),
     ...(e.passthroughHp
-      ? [`passthrough_hp: ${e.passthroughHp} (libfuse's C loopback, its defaults: passthrough, entry/attr timeout 86400 s)`]
+      ? [
+          `passthrough_hp: ${e.passthroughHp} (libfuse's C loopback, its defaults: passthrough, ` +
+            `entry/attr timeout ${e.passthroughHpTimeout === 0 ? '0 s (--nocache)' : '86400 s'})`,
+        ]
       : []),
   ];
 }
@@ -205,13 +274,15 @@ function notes(r: Report): string[] {
   return out;
 }
 
+const NO_TARGETS = 'none measured in this run (they compare fuse and passthrough with native, on 4k, 1m, 10m and dd)';
+
 function targetLines(r: Report): string[] {
-  return r.targets.map((t) => `${t.met ? 'met   ' : 'MISSED'} ${t.what}: ${fmtRatio(t.value)} (goal ${t.goal})${t.note ? ` [${t.note}]` : ''}`);
+  return (r.targets ?? []).map((t) => `${t.met ? 'met   ' : 'MISSED'} ${t.what}: ${fmtRatio(t.value)} (goal ${t.goal})${t.note ? ` [${t.note}]` : ''}`);
 }
 
-function requestLines(r: Report): string[] {
+function countLines(table: Record<string, Record<string, number>>): string[] {
   const out: string[] = [];
-  for (const [config, counts] of Object.entries(r.requests)) {
+  for (const [config, counts] of Object.entries(table)) {
     const top = Object.entries(counts)
       .filter(([, n]) => n > 0)
       .sort((a, b) => b[1] - a[1])
@@ -221,25 +292,39 @@ function requestLines(r: Report): string[] {
   return out;
 }
 
+const COUNTERS_TITLE = 'other counters of the servers (not requests)';
+
 export function toText(r: Report): string {
-  const parts = [header(r).join('\n'), renderText(mainTable(r))];
+  const parts = [header(r).join('\n')];
+  const main = mainTable(r);
+  if (main.rows.length) parts.push(renderText(main));
   const perOp = perOpTable(r);
   if (perOp.rows.length) parts.push(renderText(perOp));
-  if (r.targets.length) parts.push(['targets:', ...targetLines(r).map((l) => `  ${l}`)].join('\n'));
-  const req = requestLines(r);
+  const clients = clientsTable(r);
+  if (clients.rows.length) parts.push(`${CLIENTS_TITLE}:\n${renderText(clients)}`);
+  if (r.targets) parts.push(['targets:', ...(r.targets.length ? targetLines(r) : [NO_TARGETS]).map((l) => `  ${l}`)].join('\n'));
+  const req = countLines(r.requests);
   if (req.length) parts.push(['requests the servers saw (whole run):', ...req.map((l) => `  ${l}`)].join('\n'));
+  const counters = countLines(r.counters);
+  if (counters.length) parts.push([`${COUNTERS_TITLE}:`, ...counters.map((l) => `  ${l}`)].join('\n'));
   const n = notes(r);
   if (n.length) parts.push(n.join('\n'));
   return parts.join('\n\n') + '\n';
 }
 
 export function toMarkdown(r: Report): string {
-  const parts = [header(r).map((l) => `${l}  `).join('\n'), `Command: \`${r.environment.command}\``, renderMarkdown(mainTable(r))];
+  const parts = [header(r).map((l) => `${l}  `).join('\n'), `Command: \`${r.environment.command}\``];
+  const main = mainTable(r);
+  if (main.rows.length) parts.push(renderMarkdown(main));
   const perOp = perOpTable(r);
   if (perOp.rows.length) parts.push('Per operation (µs; "+µs" is the extra over native):\n\n' + renderMarkdown(perOp));
-  if (r.targets.length) parts.push(['Targets:', '', ...targetLines(r).map((l) => `- ${l}`)].join('\n'));
-  const req = requestLines(r);
+  const clients = clientsTable(r);
+  if (clients.rows.length) parts.push(`${CLIENTS_TITLE[0].toUpperCase()}${CLIENTS_TITLE.slice(1)}:\n\n${renderMarkdown(clients)}`);
+  if (r.targets) parts.push(['Targets:', '', ...(r.targets.length ? targetLines(r) : [NO_TARGETS]).map((l) => `- ${l}`)].join('\n'));
+  const req = countLines(r.requests);
   if (req.length) parts.push(['Requests the servers saw (whole run):', '', ...req.map((l) => `- ${l}`)].join('\n'));
+  const counters = countLines(r.counters);
+  if (counters.length) parts.push([`${COUNTERS_TITLE[0].toUpperCase()}${COUNTERS_TITLE.slice(1)}:`, '', ...counters.map((l) => `- ${l}`)].join('\n'));
   const n = notes(r);
   if (n.length) parts.push(n.map((l) => `- ${l}`).join('\n'));
   const steps = r.steps.filter((s) => r.results.some((x) => x.workload === s.workload));

@@ -103,7 +103,7 @@ export async function runRounds(groups: readonly Group[], targets: readonly Targ
           }
           const t0 = hooks.now();
           try {
-            const measured = step.run() ?? {};
+            const measured = (await step.run()) ?? {};
             const wall = Number(hooks.now() - t0) / 1e9;
             samples.push({
               workload: step.workload,

@@ -101,3 +101,17 @@ export function rotation<T>(items: readonly T[], round: number): T[] {
   const k = ((round % items.length) + items.length) % items.length;
   return [...items.slice(k), ...items.slice(0, k)];
 }
+
+/**
+ * How many times faster `r` ran than `base` (base's seconds over r's): the median over
+ * the rounds both completed, from their perRound seconds; null when no round has both.
+ * For equal work per round this is r's ops/s over base's.
+ */
+export function speedup(r: Result, base: Result): number | null {
+  const ratios: number[] = [];
+  r.perRound.forEach((seconds, round) => {
+    const b = base.perRound[round];
+    if (seconds !== null && seconds > 0 && b !== null && b !== undefined) ratios.push(b / seconds);
+  });
+  return ratios.length === 0 ? null : median(ratios);
+}

@@ -1,13 +1,15 @@
 /**
  * The workloads, as groups of timed steps that share files: a group writes
  * its files, reads them back, and removes them. Every step is synchronous
- * syscalls from this process or one child process (dd, fio): the FUSE server
- * runs in a process of its own, so nothing here competes with its event loop.
+ * syscalls from this process or child processes (dd, fio, the concurrent
+ * clients of clients.ts): the FUSE server runs in a process of its own, so
+ * nothing here competes with its event loop.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { clientsGroup, type Client } from './clients';
 import { fioStep, type FioJob } from './fio';
 
 export const CONFIGS = ['native', 'fuse', 'passthrough'] as const;
@@ -39,11 +41,14 @@ export interface StepInfo {
   ops: number;
   /** What one operation is, for "µs per op": 'file', '4 KiB read', 'entry'. */
   op?: string;
+  /** Client processes working at once (the concurrent workloads, reported as ops/s). */
+  clients?: number;
   describe: string;
 }
 
 export interface Step extends StepInfo {
-  run(): Measured | void;
+  /** Synchronous, or a promise when it waits for child processes that time themselves. */
+  run(): Measured | void | Promise<Measured | void>;
 }
 
 /** One group on one target: setup and cleanup are not timed. */
@@ -331,13 +336,30 @@ export function fioGroup(fio: string, fileMiB: number, randomMiB: number): Group
   };
 }
 
-export const GROUP_NAMES = ['4k', '64k', '1m', '10m', 'dd', 'rand4k', 'fio'] as const;
+export const GROUP_NAMES = ['4k', '64k', '1m', '10m', 'dd', 'rand4k', 'fio', 'clients'] as const;
 export type GroupName = (typeof GROUP_NAMES)[number];
 
-/** The issue's workloads at `scale` (1: 25,000 × 4 KiB … a 2000 MiB dd, a 1 GiB random-read file). */
-export function buildGroups(scale: number, only: readonly GroupName[], fio: string | null): Group[] {
+/** Files of the concurrent workloads at scale 1, shared among the P clients. */
+export const CLIENT_FILES = 5000;
+
+export interface GroupChoice {
+  scale: number;
+  only: readonly GroupName[];
+  /** fio's path, or null: its jobs are left out. */
+  fio: string | null;
+  /** The P of each concurrent group, and the client they run (needed when `only` has 'clients'). */
+  clients?: readonly number[];
+  client?: Client;
+}
+
+/**
+ * The issue's workloads at `scale` (1: 25,000 × 4 KiB … a 2000 MiB dd, a 1 GiB random-read file,
+ * 5,000 × 4 KiB files shared among P clients for each P).
+ */
+export function buildGroups(o: GroupChoice): Group[] {
+  const { scale, fio } = o;
   const groups: Group[] = [];
-  const want = (name: GroupName): boolean => only.includes(name);
+  const want = (name: GroupName): boolean => o.only.includes(name);
   if (want('4k')) groups.push(filesGroup(scaled(25_000, scale), 4 * KiB, true));
   if (want('64k')) groups.push(filesGroup(scaled(10_000, scale), 64 * KiB, false));
   if (want('1m')) groups.push(filesGroup(scaled(1_000, scale), MiB, false));
@@ -345,5 +367,25 @@ export function buildGroups(scale: number, only: readonly GroupName[], fio: stri
   if (want('dd')) groups.push(ddGroup(scaled(2000, scale)));
   if (want('rand4k')) groups.push(randomReadGroup(scaled(1024, scale, 16), scaled(50_000, scale, 100)));
   if (want('fio') && fio !== null) groups.push(fioGroup(fio, scaled(1024, scale, 16), scaled(128, scale, 4)));
+  if (want('clients') && o.client !== undefined) {
+    // At least 500 files (a quarter of a second of creates through FUSE here), and 20 a client:
+    // fewer, and the start of a step, before every client is busy, would weigh in the time.
+    for (const p of o.clients ?? []) groups.push(clientsGroup(p, Math.max(scaled(CLIENT_FILES, scale), 500, 20 * p), 4 * KiB, o.client));
+  }
   return groups;
+}
+
+/**
+ * The group without its cold steps, for a run that must not drop the machine's caches
+ * (--no-drop-caches). The warm steps of a group do not depend on its cold ones.
+ */
+export function warmOnly(group: Group): Group {
+  return {
+    name: group.name,
+    steps: group.steps.filter((s) => !s.cold),
+    start(target) {
+      const run = group.start(target);
+      return { ...run, steps: run.steps.filter((s) => !s.cold) };
+    },
+  };
 }

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
+import { Server } from '../bench/mounts';
 import { mountsUnder, tempDir } from './helpers/tmp';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -24,7 +25,7 @@ if (process.geteuid?.() !== 0) {
     const base = tempDir(t, 'tsfuse-bench-run-');
     const dir = path.join(base, 'dir');
     fs.mkdirSync(dir);
-    const md = path.join(base, 'out.md');
+    const mdFile = path.join(base, 'out.md');
     const svg = path.join(base, 'out.svg');
     let child: ReturnType<typeof spawn> | undefined;
     // Runs before tempDir's teardown, which then detaches what the killed bench left mounted.
@@ -32,7 +33,7 @@ if (process.geteuid?.() !== 0) {
       if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
     });
 
-    const args = [MAIN, 'bench', '--json', '--scale', '0.001', '--rounds', '2', '--dir', dir, '--markdown', md, '--svg', svg];
+    const args = [MAIN, 'bench', '--json', '--scale', '0.001', '--rounds', '2', '--clients', '1,2', '--targets', '--dir', dir, '--markdown', mdFile, '--svg', svg];
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       let stdout = '';
       let stderr = '';
@@ -48,11 +49,14 @@ if (process.geteuid?.() !== 0) {
       failures: unknown[];
       skipped: { workload: string; config?: string }[];
       requests: Record<string, Record<string, number>>;
+      counters: Record<string, Record<string, number>>;
+      targets?: { what: string }[];
     };
     t.same(doc.configs, ['native', 'fuse', 'passthrough']);
     t.same(doc.failures, [], 'no step failed');
     const workloads = [...new Set(doc.results.map((r) => r.workload))];
-    for (const w of ['4k.write', '4k.read_warm', '4k.read_cold', 'meta.stat', 'meta.list', 'meta.unlink', '64k.write', '1m.read_cold', '10m.read_warm', 'dd.write', 'dd.read', 'rand4k.read']) {
+    for (const w of ['4k.write', '4k.read_warm', '4k.read_cold', 'meta.stat', 'meta.list', 'meta.unlink', '64k.write', '1m.read_cold', '10m.read_warm', 'dd.write', 'dd.read', 'rand4k.read',
+      'p1.create', 'p1.read', 'p1.stat', 'p2.create', 'p2.read', 'p2.stat']) {
       t.ok(workloads.includes(w), `${w} measured`);
     }
     for (const w of workloads) {
@@ -64,10 +68,32 @@ if (process.geteuid?.() !== 0) {
     t.ok((doc.requests.fuse?.READ ?? 0) > 0, 'without passthrough the server saw READs');
     t.equal(doc.requests.passthrough?.READ ?? 0, 0, 'with passthrough it saw none');
     t.equal(doc.requests.passthrough?.WRITE ?? 0, 0, 'and no WRITEs');
+    t.ok((doc.counters.passthrough?.['backing ids registered'] ?? 0) > 0, 'backing ids are counted');
+    t.notOk(Object.keys(doc.requests.passthrough ?? {}).some((k) => /backing/i.test(k)), 'but not as a request');
+    t.ok(doc.targets?.some((x) => x.what.startsWith('passthrough 10m.read_cold')), '--targets: checked');
+    const md = fs.readFileSync(mdFile, 'utf8');
+    t.match(md, /\| workload \| P \| native ops\/s \| fuse ops\/s \| fuse \/ native \|/, 'the clients table');
 
-    t.match(fs.readFileSync(md, 'utf8'), /\| workload \| native s \|/, 'the Markdown table was written');
+    t.match(md, /\| workload \| native s \|/, 'the Markdown table was written');
     t.match(fs.readFileSync(svg, 'utf8'), /^<svg [\s\S]*<\/svg>\n$/, 'the SVG was written');
     t.same(mountsUnder(base), [], 'nothing is left mounted');
     t.same(fs.readdirSync(dir), [], 'the directory is left empty');
+  });
+
+  t.test('the bench passes server options through: entry timeout 0 sends a LOOKUP per stat, 1 s one in all', async (t) => {
+    for (const [timeout, expect] of [[0, (n: number) => n >= 5], [1, (n: number) => n === 1]] as const) {
+      const base = tempDir(t, 'tsfuse-bench-server-');
+      const [src, mnt] = ['src', 'mnt'].map((d) => fs.mkdirSync(path.join(base, d), { recursive: true }) ?? path.join(base, d));
+      fs.writeFileSync(path.join(src, 'f'), 'x');
+      const args = [`--entry-timeout=${timeout}`, `--attr-timeout=${timeout}`];
+      const server = await Server.start({ src, mnt, passthrough: false, statsFile: path.join(base, 'stats.json'), args });
+      try {
+        for (let i = 0; i < 5; i++) fs.statSync(path.join(mnt, 'f'));
+      } finally {
+        const stats = await server.stop();
+        const lookups = stats?.requests.LOOKUP ?? 0;
+        t.ok(expect(lookups), `timeout ${timeout}: ${lookups} LOOKUPs for 5 stats`);
+      }
+    }
   });
 }

@@ -4,14 +4,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
+import { clientsGroup, prepareClient, runClients, span } from '../bench/clients';
 import { parseFioOutput, fioArgs, type FioJob } from '../bench/fio';
-import { prepareWorkspace, runBench } from '../bench/index';
-import { passthroughHpProblem } from '../bench/mounts';
-import { toJson, toMarkdown, toText, type Report } from '../bench/report';
-import { median, pairedRatio, rotation, summarize, type Sample } from '../bench/stats';
+import { FULL, passthroughHpArgs, prepareWorkspace, QUICK, resolveProfile, runBench, serverArgs } from '../bench/index';
+import { passthroughHpProblem, readStats } from '../bench/mounts';
+import { clientsTable, toJson, toMarkdown, toText, type Report } from '../bench/report';
+import { median, pairedRatio, rotation, speedup, summarize, type Sample } from '../bench/stats';
 import { domain, logTicks, toSvg } from '../bench/svg';
 import { checkTargets } from '../bench/targets';
-import { filePaths, randomPages, scaled } from '../bench/workloads';
+import { buildGroups, filePaths, randomPages, scaled, warmOnly, type Target } from '../bench/workloads';
 import { benchOptions } from '../src/cli/commands/bench';
 import { resolveOptions } from '../src/cli/options';
 import { tempDir } from './helpers/tmp';
@@ -101,6 +102,7 @@ function fakeReport(): Report {
     failures: [{ workload: 'meta.stat', config: 'fuse', round: 3, error: 'EMFILE' }],
     targets: checkTargets(samples, results),
     requests: { fuse: { READ: 10, WRITE: 0 } },
+    counters: {},
   };
 }
 
@@ -353,3 +355,122 @@ t.test('a directory with content is refused unless --force', async (t) => {
   fs.writeFileSync(file, '');
   t.throws(() => prepareWorkspace(file, true), /not a directory/);
 });
+
+t.test('targets appear only in a report that has them', async (t) => {
+  const { targets, ...rest } = fakeReport();
+  t.ok(targets?.length, 'the fake run measured targets');
+  const without: Report = rest;
+  t.notMatch(toText(without), /targets|MISSED|met /i);
+  t.notMatch(toMarkdown(without), /Targets/);
+  t.notOk('targets' in (JSON.parse(toJson(without)) as object), 'no targets key in the JSON');
+  t.match(toText(fakeReport()), /^targets:\n  (met|MISSED) /m, 'with them: the section');
+});
+
+t.test('counters that are not opcodes are shown apart from the requests', async (t) => {
+  const r: Report = { ...fakeReport(), requests: { passthrough: { OPEN: 7, RELEASE: 7 } }, counters: { passthrough: { 'backing ids registered': 7 } } };
+  const text = toText(r);
+  const requests = /requests the servers saw[^\n]*\n((?: {2}[^\n]*\n)+)/.exec(text)?.[1] ?? '';
+  t.match(requests, /passthrough: OPEN 7, RELEASE 7/);
+  t.notMatch(requests, /backing/, 'no counter among the opcodes');
+  t.match(text, /^other counters of the servers \(not requests\):\n {2}passthrough: backing ids registered 7$/m);
+  t.match(toMarkdown(r), /Other counters of the servers \(not requests\):\n\n- passthrough: backing ids registered 7/);
+  t.same((JSON.parse(toJson(r)) as { counters: unknown }).counters, { passthrough: { 'backing ids registered': 7 } });
+  t.notMatch(toText({ ...r, counters: {} }), /other counters/, 'no section without counters');
+});
+
+t.test('stats files: server.ts writes requests and counters apart, tsfuse mount the opcodes alone', async (t) => {
+  t.same(readStats('{"requests": {"OPEN": 3}, "counters": {"backing ids registered": 3}}'),
+    { requests: { OPEN: 3 }, counters: { 'backing ids registered': 3 } });
+  t.same(readStats('{"LOOKUP": 2, "OPEN": 1}'), { requests: { LOOKUP: 2, OPEN: 1 }, counters: {} });
+});
+
+t.test('--quick and the full run: the profile, and what the user gave over it', async (t) => {
+  t.same(resolveProfile(false, {}), FULL);
+  t.same(resolveProfile(true, {}), QUICK);
+  t.ok(QUICK.scale < FULL.scale && QUICK.rounds >= 2, 'smaller, yet still more than one round to take medians of');
+  t.same(resolveProfile(true, { rounds: 5 }), { ...QUICK, rounds: 5 }, 'an option given wins over --quick');
+  t.same(resolveProfile(false, { scale: 0.5, clients: [2] }), { ...FULL, scale: 0.5, clients: [2] });
+});
+
+t.test('timeouts: passed to every tsfuse server; passthrough_hp has 86400 or, with both at 0, --nocache', async (t) => {
+  t.same(serverArgs({}), ['--entry-timeout=1', '--attr-timeout=1'], "the CLI's defaults");
+  t.same(serverArgs({ entryTimeout: 86400, attrTimeout: 0.5 }), ['--entry-timeout=86400', '--attr-timeout=0.5']);
+  t.same(passthroughHpArgs({ entryTimeout: 86400, attrTimeout: 86400 }), { args: [], timeout: 86400 });
+  t.same(passthroughHpArgs({ entryTimeout: 0, attrTimeout: 0 }), { args: ['--nocache'], timeout: 0 });
+  t.same(passthroughHpArgs({ entryTimeout: 0, attrTimeout: 1 }), { args: [], timeout: 86400 }, 'it has no setting for mixed timeouts');
+});
+
+t.test('warmOnly drops the cold steps and keeps the rest runnable', async (t) => {
+  const [group] = buildGroups({ scale: 0.001, only: ['4k'], fio: null });
+  t.ok(group.steps.some((s) => s.cold), 'the 4k group has a cold step');
+  const warm = warmOnly(group);
+  t.same(warm.steps.map((s) => s.workload), group.steps.filter((s) => !s.cold).map((s) => s.workload));
+  const dir = tempDir(t, 'tsfuse-bench-warm-');
+  const run = warm.start({ config: 'native', dir, backing: dir } as Target);
+  t.same(run.steps.map((s) => s.cold), run.steps.map(() => false));
+  run.setup();
+  for (const step of run.steps) await step.run();
+  run.cleanup();
+  t.same(fs.readdirSync(dir), [], 'ran through and cleaned up');
+});
+
+t.test('span: first start to last end of the clients, refusing what is not their output', async (t) => {
+  t.same(span(['ready\n1000000000 3000000000\n', 'ready\n1500000000 2500000000\n'], 10), { seconds: 2, ops: 10 });
+  t.throws(() => span(['ready\n'], 1), /expected "ready" and its times/, 'a client that never reported');
+  t.throws(() => span(['ready\n5 5\n'], 1), /no time/);
+});
+
+t.test('the clients table: ops/s, over native and over passthrough_hp, by phase then P', async (t) => {
+  const configs = ['native', 'passthrough', 'passthrough_hp'];
+  const seconds: Record<string, number> = { native: 0.1, passthrough: 2, passthrough_hp: 1 };
+  const samples: Sample[] = [];
+  for (const p of [4, 1]) {
+    for (const phase of ['create', 'stat']) {
+      for (const round of [0, 1]) for (const c of configs) samples.push(sample(`p${p}.${phase}`, c, round, seconds[c] * (round + 1), 0, 1000));
+    }
+  }
+  const group = (p: number) => clientsGroup(p, 1000, 4096, { argv: ['/bin/false'], describe: 'x' }).steps;
+  const r: Report = { ...fakeReport(), configs, results: summarize(samples, configs), steps: [...group(4), ...group(1)] };
+  const table = clientsTable(r);
+  t.same(table.head[1], ['workload', 'P', 'ops/s', 'ops/s', '/ native', '/ hp', 'ops/s', '/ native']);
+  t.same(table.rows.map((row) => row.slice(0, 2)),
+    [['create+write+close', '1'], ['create+write+close', '4'], ['stat', '1'], ['stat', '4']], 'phase, then P');
+  // Median seconds over rounds 1x and 2x: 1.5x; the ratios are the same in both rounds.
+  t.same(table.rows[0].slice(2), ['6,667', '333', '0.05', '0.50', '667', '0.10'], 'ops/s of the median seconds; ratios of rounds');
+  const text = toText(r);
+  t.match(text, /concurrent clients, P processes at once/);
+  t.notMatch(text.split('concurrent clients, P')[0], /p1\.create/, 'not in the main table');
+  const hpResult = r.results.find((x) => x.workload === 'p1.create' && x.config === 'passthrough_hp')!;
+  const ptResult = r.results.find((x) => x.workload === 'p1.create' && x.config === 'passthrough')!;
+  t.equal(speedup(ptResult, hpResult), 0.5, 'passthrough at half passthrough_hp\'s ops/s');
+});
+
+for (const kind of ['c', 'node'] as const) {
+  t.test(`the ${kind} client: creates, reads and stats its files, all clients at once, and says what failed`, async (t) => {
+    const base = tempDir(t, `tsfuse-bench-client-${kind}-`);
+    let client;
+    try {
+      client = prepareClient(kind, base);
+    } catch (err) {
+      if (kind === 'c' && !fs.existsSync('/usr/bin/cc')) return t.skip('no cc');
+      throw err;
+    }
+    const dirs = [path.join(base, 'a'), path.join(base, 'b')];
+    for (const d of dirs) fs.mkdirSync(d);
+    const made = await runClients(client, 'create', dirs, 30, 4096);
+    t.equal(made.ops, 60);
+    t.ok((made.seconds ?? 0) > 0, 'a time');
+    for (const d of dirs) {
+      t.equal(fs.readdirSync(d).length, 30, `${path.basename(d)}: 30 files`);
+      t.equal(fs.statSync(path.join(d, 'f29')).size, 4096, '4 KiB each');
+    }
+    t.equal((await runClients(client, 'read', dirs, 30, 4096)).ops, 60);
+    t.equal((await runClients(client, 'stat', dirs, 30, 4096)).ops, 60);
+    fs.unlinkSync(path.join(dirs[1], 'f7'));
+    await t.rejects(runClients(client, 'read', dirs, 30, 4096), { message: /client 2 of 2 \(read\): .*b\/f7: No such file|ENOENT.*b\/f7/ },
+      'a missing file fails the step, naming it');
+    fs.writeFileSync(path.join(dirs[1], 'f7'), Buffer.alloc(4096));
+    fs.rmSync(dirs[0], { recursive: true });
+    await t.rejects(runClients(client, 'stat', dirs, 30, 4096), /client 1 of 2/, 'whichever client fails');
+  });
+}

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { UsageError } from './errors';
 
 /** What went wrong with one value; the resolver prefixes where it came from. */
-class ValueError extends Error {}
+export class ValueError extends Error {}
 
 /** T: what `parse` yields; D: the default, which may be narrower or undefined. */
 export interface OptionSpec<T, D extends T | undefined = T> {
