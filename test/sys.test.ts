@@ -51,6 +51,19 @@ t.test('errors are Node-style errno errors', async (t) => {
   t.throws(() => sys.fstat(-1), { code: 'EBADF', errno: errno.EBADF, syscall: 'fstat' })
 })
 
+t.test('errors are built without a stack trace, and leave Error.stackTraceLimit as it was', async (t) => {
+  const w = workdir(t)
+  const before = Error.stackTraceLimit
+  t.teardown(() => { Error.stackTraceLimit = before })
+  for (const limit of [10, 3, Infinity]) {
+    Error.stackTraceLimit = limit
+    const err = t.throws(() => sys.openat(w.dirfd, 'missing', fs.constants.O_RDONLY)) as Error
+    t.equal(Error.stackTraceLimit, limit, `limit ${limit} restored`)
+    t.notMatch(err.stack ?? '', /\n\s+at /, 'no frames')
+    t.match(err.stack ?? '', /^Error: ENOENT: no such file or directory, openat 'missing'/)
+  }
+})
+
 t.test('names: string or Buffer, never silently cut', async (t) => {
   const w = workdir(t)
   w.file('a')

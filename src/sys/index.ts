@@ -3,7 +3,9 @@
 // Every call is synchronous except the blocking locks (flockWait, setlkw), which return a
 // Promise. Errors are thrown as Node-style Errors: .code is the errno name as Node's fs
 // spells it ('ENOENT', 'EAGAIN' for EWOULDBLOCK, 'ENOTSUP' for EOPNOTSUPP), .errno the
-// positive errno number, .syscall the call, and .path the name when there is one.
+// positive errno number, .syscall the call, and .path the name when there is one. They carry
+// no stack trace: most are answers (ENOENT, ENODATA), and capturing one cost more than the
+// syscall (native/util.c).
 // Numbers that the kernel keeps as 64-bit (sizes, offsets, inode numbers) are JS numbers,
 // exact below 2^53; lastStatDevIno() gives the exact dev and ino as bigints.
 import { native, type LockWaitHandle, type Name } from './native'
