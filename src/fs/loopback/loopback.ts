@@ -22,7 +22,7 @@ import * as sys from '../../sys/index';
 import { FUSE_WRITE_KILL_SUIDGID } from '../../protocol/constants';
 import type {
   AttrReply, ConnectionInfo, CopyFileRangeArgs, CreateContext, CreateReply, DirentPlusSink,
-  DirentSink, Entry, FileLock, Filesystem, FilesystemFeatures, OpenReply, RequestContext,
+  DirentSink, Entry, FileLock, Filesystem, FilesystemFeatures, MaybePromise, OpenReply, RequestContext,
   SetattrArgs, Statfs, StatxReply,
 } from '../api';
 import { FuseError } from '../errors';
@@ -281,7 +281,10 @@ export class Loopback implements Filesystem {
     return { nodeid: inode.nodeid, attr: toAttr(stat), entryTimeout: this.entryTimeout, attrTimeout: this.attrTimeout };
   }
 
-  async lookup(ctx: RequestContext, parent: number, utf8Name: string): Promise<Entry> {
+  // The operations the small-file paths take return their result directly: with nothing to
+  // wait for, a promise per request only costs (api.ts, "Results").
+
+  lookup(ctx: RequestContext, parent: number, utf8Name: string): Entry {
     const name = exactName(ctx.nameBytes, utf8Name);
     checkName(name);
     const dir = this.inodes.get(parent);
@@ -305,7 +308,7 @@ export class Loopback implements Filesystem {
 
   // ---- attributes ----
 
-  async getattr(_ctx: RequestContext, nodeid: number): Promise<AttrReply> {
+  getattr(_ctx: RequestContext, nodeid: number): AttrReply {
     return { attr: toAttr(sys.fstat(this.nodeFd(nodeid))), attrTimeout: this.attrTimeout };
   }
 
@@ -349,8 +352,8 @@ export class Loopback implements Filesystem {
     return { blocks, bfree, bavail, files, ffree, bsize, namelen, frsize };
   }
 
-  async statx(_ctx: RequestContext, nodeid: number, _fh: number | undefined, flags: number,
-    mask: number): Promise<StatxReply> {
+  statx(_ctx: RequestContext, nodeid: number, _fh: number | undefined, flags: number,
+    mask: number): StatxReply {
     const st = sys.statx(this.nodeFd(nodeid), '', AT_NODE | (flags & AT_STATX_SYNC_TYPE), mask);
     return {
       attrTimeout: this.attrTimeout,
@@ -549,7 +552,7 @@ export class Loopback implements Filesystem {
     return { fh, directIo, parallelDirectWrites: directIo, noflush };
   }
 
-  async open(ctx: RequestContext, nodeid: number, flags: number): Promise<OpenReply> {
+  open(ctx: RequestContext, nodeid: number, flags: number): MaybePromise<OpenReply> {
     const inode = this.inodes.get(nodeid);
     // Reopening a symlink's O_PATH fd through /proc gives ELOOP anyway; never try.
     if (inode.type === S_IFLNK) throw new FuseError('ELOOP');
@@ -565,12 +568,22 @@ export class Loopback implements Filesystem {
     if (truncateAfter) backingFlags &= ~O_TRUNC;
     // /proc/self/fd/N reopens the inode the O_PATH fd holds: no name is walked.
     const fd = sys.openat(sys.AT_FDCWD, procPath(nodeFd), backingFlags);
+    if (truncateAfter) return this.truncateOpened(ctx, inode, fd, flags);
     try {
-      if (truncateAfter) {
-        await ftruncateAsync(fd, 0);
-        // The session may have ended meanwhile: a handle added now would never be closed.
-        if (this.destroyed) throw new FuseError('EIO', 'the filesystem was destroyed during the open');
-      }
+      this.killSuidgidOnOpen(ctx, inode, flags);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    return this.opened(inode, fd, flags);
+  }
+
+  /** The rest of an open whose O_TRUNC frees much: the truncation runs on the threadpool. */
+  private async truncateOpened(ctx: RequestContext, inode: Inode, fd: number, flags: number): Promise<OpenReply> {
+    try {
+      await ftruncateAsync(fd, 0);
+      // The session may have ended meanwhile: a handle added now would never be closed.
+      if (this.destroyed) throw new FuseError('EIO', 'the filesystem was destroyed during the open');
       this.killSuidgidOnOpen(ctx, inode, flags);
     } catch (err) {
       fs.closeSync(fd);
@@ -598,7 +611,7 @@ export class Loopback implements Filesystem {
     if (truncates || writesThrough) killSuidgid(this.inodes.fd(inode));
   }
 
-  async create(ctx: CreateContext, parent: number, utf8Name: string, mode: number, flags: number): Promise<CreateReply> {
+  create(ctx: CreateContext, parent: number, utf8Name: string, mode: number, flags: number): CreateReply {
     const name = exactName(ctx.nameBytes, utf8Name);
     checkName(name);
     const dir = this.inodes.get(parent);
@@ -631,32 +644,31 @@ export class Loopback implements Filesystem {
     return { ...this.entry(found), open: this.opened(found.inode, fd, flags) };
   }
 
-  async read(_ctx: RequestContext, _nodeid: number, fh: number, offset: number, size: number): Promise<Buffer> {
+  read(_ctx: RequestContext, _nodeid: number, fh: number, offset: number, size: number): MaybePromise<Buffer> {
     const { fd } = this.files.get(fh);
     const buf = Buffer.allocUnsafe(size);
-    const n = this.asyncIo
-      ? (await readAsync(fd, buf, 0, size, offset)).bytesRead
-      : fs.readSync(fd, buf, 0, size, offset);
-    return n === size ? buf : buf.subarray(0, n);
+    const got = (n: number): Buffer => (n === size ? buf : buf.subarray(0, n));
+    if (this.asyncIo) return readAsync(fd, buf, 0, size, offset).then((r) => got(r.bytesRead));
+    return got(fs.readSync(fd, buf, 0, size, offset));
   }
 
-  async write(_ctx: RequestContext, _nodeid: number, fh: number, offset: number, data: Buffer,
-    writeFlags: number): Promise<number> {
+  write(_ctx: RequestContext, _nodeid: number, fh: number, offset: number, data: Buffer,
+    writeFlags: number): MaybePromise<number> {
     const handle = this.files.get(fh);
     if (writeFlags & FUSE_WRITE_KILL_SUIDGID) killSuidgid(this.inodes.fd(handle.inode));
     // With O_APPEND on the backing fd, pwrite appends whatever the offset:
     // appends stay atomic even when the source is written by others too.
     return this.asyncIo
-      ? (await writeAsync(handle.fd, data, 0, data.length, offset)).bytesWritten
+      ? writeAsync(handle.fd, data, 0, data.length, offset).then((r) => r.bytesWritten)
       : fs.writeSync(handle.fd, data, 0, data.length, offset);
   }
 
   /** Sent on every close(2) of the file, by the closing lock owner: POSIX drops its locks then. */
-  async flush(_ctx: RequestContext, _nodeid: number, fh: number, lockOwner: bigint): Promise<void> {
+  flush(_ctx: RequestContext, _nodeid: number, fh: number, lockOwner: bigint): void {
     locks.releaseOwner(this.files.get(fh).inode, lockOwner);
   }
 
-  async release(_ctx: RequestContext, _nodeid: number, fh: number, _flags: number): Promise<void> {
+  release(_ctx: RequestContext, _nodeid: number, fh: number, _flags: number): void {
     const { fd, inode, flocked } = this.files.take(fh);
     // The lock goes with RELEASE, not whenever the threadpool gets to the close.
     if (flocked === true) sys.flock(fd, sys.LOCK_UN);
@@ -815,7 +827,7 @@ export class Loopback implements Filesystem {
     sys.setxattr(procPath(this.nodeFd(nodeid)), name, value, flags);
   }
 
-  async getxattr(_ctx: RequestContext, nodeid: number, name: string): Promise<Buffer> {
+  getxattr(_ctx: RequestContext, nodeid: number, name: string): Buffer {
     return sys.getxattr(procPath(this.nodeFd(nodeid)), name);
   }
 
