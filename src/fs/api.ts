@@ -272,6 +272,7 @@ export interface Filesystem {
   /** Called on DESTROY, or when the session ends. */
   destroy?(): MaybePromise<void>;
 
+  /** Missing: throw ENOENT, or return a negative entry (nodeid 0), which is cheaper. */
   lookup?(ctx: RequestContext, parent: number, name: string): MaybePromise<Entry>;
   /** Drop `nlookup` lookup references to `nodeid`. No reply is sent. */
   forget?(nodeid: number, nlookup: number): void;
@@ -308,8 +309,12 @@ export interface Filesystem {
   statfs?(ctx: RequestContext, nodeid: number): MaybePromise<Statfs>;
   /** flags: XATTR_CREATE (1) / XATTR_REPLACE (2). */
   setxattr?(ctx: RequestContext, nodeid: number, name: string, value: Buffer, flags: number): MaybePromise<void>;
-  /** Return the whole value; the session answers size queries and ERANGE itself. Missing: throw ENODATA. */
-  getxattr?(ctx: RequestContext, nodeid: number, name: string): MaybePromise<Buffer>;
+  /**
+   * Return the whole value; the session answers size queries and ERANGE itself. Missing:
+   * return null (or throw ENODATA), which is cheaper: the kernel asks for security.capability
+   * before the first write to every new file.
+   */
+  getxattr?(ctx: RequestContext, nodeid: number, name: string): MaybePromise<Buffer | null>;
   /** Return the attribute names; the session encodes them and answers size queries / ERANGE. */
   listxattr?(ctx: RequestContext, nodeid: number): MaybePromise<Array<string | Buffer>>;
   removexattr?(ctx: RequestContext, nodeid: number, name: string): MaybePromise<void>;

@@ -171,7 +171,8 @@ function setattrArgs(req: RequestOf<Opcode.SETATTR>): SetattrArgs {
 }
 
 /** GETXATTR/LISTXATTR: size 0 asks how big; a value larger than the caller's buffer is ERANGE. */
-function xattrReply(unique: number, requested: number, value: Buffer): Reply {
+function xattrReply(unique: number, requested: number, value: Buffer | null): Reply {
+  if (value === null) return Errno.ENODATA;
   if (requested === 0) return encodeXattrSizeReply(unique, value.length);
   if (value.length > requested) return Errno.ERANGE;
   return [encodeDataReplyHeader(unique, value.length), value];
