@@ -291,7 +291,11 @@ export interface Filesystem {
   link?(ctx: RequestContext, nodeid: number, newParent: number, newName: string): MaybePromise<Entry>;
   /** flags: the open(2) flags (O_CREAT/O_EXCL/O_NOCTTY are filtered by the kernel). */
   open?(ctx: RequestContext, nodeid: number, flags: number): MaybePromise<OpenReply>;
-  /** Return at most `size` bytes; fewer only at end of file (or with direct I/O). */
+  /**
+   * Return at most `size` bytes; fewer only at end of file (or with direct I/O). Bytes returned
+   * directly (not in a promise) are written to the kernel before the session takes the next
+   * request, so they may sit in a buffer that the next read() reuses.
+   */
   read?(ctx: RequestContext, nodeid: number, fh: number, offset: number, size: number): MaybePromise<Buffer>;
   /**
    * `data` is a view into the session's read buffer: copy it if you keep it
