@@ -25,6 +25,34 @@
 #define XATTR_SIZE_MAX 65536 /* linux/limits.h: also the largest list the kernel returns */
 #endif
 
+/* An optional last argument `true` asks a call to return -errno instead of throwing: for the
+ * failures that are ordinary answers (src/sys says which calls take it), where even an Error
+ * without a stack, thrown and caught, cost more than the syscall. */
+static bool wants_errno(napi_env env, napi_value v)
+{
+	bool b = false;
+	napi_get_value_bool(env, v, &b); /* undefined: false */
+	return b;
+}
+
+/* errnoError(errno, syscall, path?): the error a call would have thrown. */
+static napi_value js_errno_error(napi_env env, napi_callback_info info)
+{
+	char buf[PATH_MAX];
+	const char *path = NULL;
+	char syscall[64];
+	size_t len;
+	int32_t err;
+	ARGS(3);
+	if (!get_int(env, argv[0], &err))
+		return NULL;
+	if (napi_get_value_string_utf8(env, argv[1], syscall, sizeof syscall, &len) != napi_ok)
+		return throw_type(env, "syscall must be a string");
+	if (!get_path(env, argv[2], buf, &path, true, syscall))
+		return NULL;
+	return errno_error(env, err, syscall, path);
+}
+
 /* ---- files and directories ---- */
 
 static napi_value js_openat(napi_env env, napi_callback_info info)
@@ -33,14 +61,14 @@ static napi_value js_openat(napi_env env, napi_callback_info info)
 	const char *name;
 	int32_t dirfd, flags;
 	uint32_t mode;
-	ARGS(4);
+	ARGS(5);
 	if (!get_int(env, argv[0], &dirfd) || !get_path(env, argv[1], buf, &name, false, "openat") ||
 	    !get_int(env, argv[2], &flags) || !get_u32(env, argv[3], &mode))
 		return NULL;
 	/* Like libuv's open: no descriptor may leak into spawned children (mount, umount). */
 	int fd = openat(dirfd, name, flags | O_CLOEXEC, mode);
 	if (fd < 0)
-		return throw_errno(env, errno, "openat", name);
+		return wants_errno(env, argv[4]) ? make_number(env, -errno) : throw_errno(env, errno, "openat", name);
 	return make_number(env, fd);
 }
 
@@ -512,7 +540,7 @@ static napi_value js_getxattr(napi_env env, napi_callback_info info)
 	xattr_target t;
 	int64_t size;
 	napi_value result;
-	ARGS(4);
+	ARGS(5);
 	if (!get_target(env, argv[0], argv[1], pbuf, &t, "getxattr") ||
 	    !get_path(env, argv[2], nbuf, &name, false, "getxattr") || !get_i64(env, argv[3], &size))
 		return NULL;
@@ -521,6 +549,8 @@ static napi_value js_getxattr(napi_env env, napi_callback_info info)
 	ssize_t n = t.is_fd ? fgetxattr(t.fd, name, value, cap)
 		  : t.follow  ? getxattr(t.path, name, value, cap)
 			      : lgetxattr(t.path, name, value, cap);
+	if (n < 0 && wants_errno(env, argv[4]))
+		return make_number(env, -errno);
 	if (n < 0)
 		return throw_errno(env, errno, xattr_syscall(&t, "fgetxattr", "getxattr", "lgetxattr"),
 				   t.path ? t.path : name);
@@ -713,6 +743,7 @@ static napi_value init(napi_env env, napi_value exports)
 {
 	napi_property_descriptor fns[] = {
 #define F(name, fn) { name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL }
+		F("errnoError", js_errno_error),
 		F("openat", js_openat),
 		F("fstatat", js_fstatat),
 		F("fstat", js_fstat),

@@ -28,6 +28,26 @@ static void errno_name(int err, char *buf, size_t size)
 	}
 }
 
+/* Most errno errors are answers, not bugs: ENOENT for a LOOKUP of a name that does not exist,
+ * ENODATA for the GETXATTR of security.capability the kernel sends before the first write to
+ * every new file. Capturing a stack trace for them cost more than the syscall: on a 2-core VM
+ * (Linux 6.18, Node 20) a failing openat took 24-41 us through this addon with the default
+ * Error.stackTraceLimit of 10, 6 us in C, and `new Error()` in JS 10 us against 1.5 us with
+ * the limit at 0. So the trace is left out (the message names the syscall and the path). */
+static void create_error_without_stack(napi_env env, napi_value code, napi_value msg,
+				       napi_value *error)
+{
+	napi_value global, ctor, limit, zero;
+	bool saved = napi_get_global(env, &global) == napi_ok &&
+		     napi_get_named_property(env, global, "Error", &ctor) == napi_ok &&
+		     napi_get_named_property(env, ctor, "stackTraceLimit", &limit) == napi_ok &&
+		     napi_create_int32(env, 0, &zero) == napi_ok &&
+		     napi_set_named_property(env, ctor, "stackTraceLimit", zero) == napi_ok;
+	napi_create_error(env, code, msg, error);
+	if (saved)
+		napi_set_named_property(env, ctor, "stackTraceLimit", limit);
+}
+
 napi_value errno_error(napi_env env, int err, const char *syscall, const char *path)
 {
 	char code[32], text[128], msg[PATH_MAX + 256];
@@ -43,7 +63,7 @@ napi_value errno_error(napi_env env, int err, const char *syscall, const char *p
 		snprintf(msg, sizeof msg, "%s: %s, %s", code, text, syscall);
 	napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &js_code);
 	napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &js_msg);
-	napi_create_error(env, js_code, js_msg, &error);
+	create_error_without_stack(env, js_code, js_msg, &error);
 	napi_create_int32(env, err, &v);
 	napi_set_named_property(env, error, "errno", v);
 	napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v);

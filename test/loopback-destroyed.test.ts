@@ -20,7 +20,7 @@ t.test('requests after destroy() are answered with an errno', async (t) => {
     ['lookup in the root', () => lb.lookup(ctx, 1, 'f')],
     ['open of the file', () => lb.open(ctx, 2, 0)],
   ] as const) {
-    const err = await call().then(() => null, (e: NodeJS.ErrnoException) => e);
+    const err = await Promise.resolve().then(call).then(() => null, (e: NodeJS.ErrnoException) => e);
     t.ok(err !== null && typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code), `${what}: ${err?.code ?? 'no error'}`);
   }
 });

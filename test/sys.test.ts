@@ -51,6 +51,34 @@ t.test('errors are Node-style errno errors', async (t) => {
   t.throws(() => sys.fstat(-1), { code: 'EBADF', errno: errno.EBADF, syscall: 'fstat' })
 })
 
+t.test('openatOrErrno: -errno instead of a throw; errnoError: the error it stands for', async (t) => {
+  const w = workdir(t)
+  t.equal(sys.openatOrErrno(w.dirfd, 'missing', fs.constants.O_RDONLY), -errno.ENOENT)
+  t.equal(sys.openatOrErrno(-1, 'missing', fs.constants.O_RDONLY), -errno.EBADF)
+  const fd = w.track(sys.openatOrErrno(w.dirfd, 'new', fs.constants.O_CREAT | fs.constants.O_WRONLY, 0o600))
+  t.ok(fd >= 0)
+  t.equal(fs.fstatSync(fd).mode & 0o777, 0o600)
+  t.throws(() => sys.openatOrErrno(w.dirfd, 'a\0b', 0), { code: 'EINVAL' }, 'a bad name still throws')
+  const err = sys.errnoError(errno.ENOENT, 'openat', 'missing')
+  t.ok(err instanceof Error)
+  t.match(err, { code: 'ENOENT', errno: errno.ENOENT, syscall: 'openat', path: 'missing',
+    message: "ENOENT: no such file or directory, openat 'missing'" })
+  t.notOk('path' in sys.errnoError(errno.EIO, 'read'), 'no path when none is given')
+})
+
+t.test('errors are built without a stack trace, and leave Error.stackTraceLimit as it was', async (t) => {
+  const w = workdir(t)
+  const before = Error.stackTraceLimit
+  t.teardown(() => { Error.stackTraceLimit = before })
+  for (const limit of [10, 3, Infinity]) {
+    Error.stackTraceLimit = limit
+    const err = t.throws(() => sys.openat(w.dirfd, 'missing', fs.constants.O_RDONLY)) as Error
+    t.equal(Error.stackTraceLimit, limit, `limit ${limit} restored`)
+    t.notMatch(err.stack ?? '', /\n\s+at /, 'no frames')
+    t.match(err.stack ?? '', /^Error: ENOENT: no such file or directory, openat 'missing'/)
+  }
+})
+
 t.test('names: string or Buffer, never silently cut', async (t) => {
   const w = workdir(t)
   w.file('a')
@@ -383,6 +411,9 @@ t.test('xattrs', async (t) => {
   t.throws(() => sys.fgetxattr(fd, 'user.a', 0), RangeError)
   t.throws(() => sys.fgetxattr(fd, 'user.none'), { code: 'ENODATA', errno: errno.ENODATA })
   t.throws(() => sys.fgetxattrSize(fd, 'user.none'), { code: 'ENODATA' })
+  t.same(sys.fgetxattrOrErrno(fd, 'user.a'), Buffer.from('alpha'))
+  t.equal(sys.fgetxattrOrErrno(fd, 'user.none'), -errno.ENODATA, 'a missing attribute: -ENODATA, no throw')
+  t.equal(sys.fgetxattrOrErrno(-1, 'user.a'), -errno.EBADF)
 
   const list = sys.flistxattr(fd)
   t.same(sys.xattrNames(list).sort(), ['user.a', 'user.b'])
@@ -422,6 +453,8 @@ t.test('xattrs', async (t) => {
   t.equal(sys.listxattrSize(proc), sys.flistxattrSize(fd))
   sys.removexattr(proc, 'user.p')
   t.throws(() => sys.getxattr(proc, 'user.p'), { code: 'ENODATA', syscall: 'getxattr', path: proc })
+  t.equal(sys.getxattrOrErrno(proc, 'user.p'), -errno.ENODATA)
+  t.same(sys.getxattrOrErrno(proc, 'user.a'), Buffer.from('A'))
 
   const p = path.join(w.dir, 'f')
   fs.symlinkSync('f', path.join(w.dir, 'l'))

@@ -24,19 +24,34 @@ import { splitTimeout } from '../protocol/types';
 import type { Dispatcher, Reply, RequestContext } from '../kernel/session';
 import {
   F_RDLCK, F_WRLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN,
-  type ConnectionInfo, type Dirent, type Entry, type Filesystem, type OpenReply, type SetattrArgs, type StatxReply,
+  type ConnectionInfo, type Dirent, type Entry, type Filesystem, type MaybePromise, type OpenReply, type SetattrArgs,
+  type StatxReply,
 } from './api';
 
 const DEFAULT_TIMEOUT = 1;
 const DEFAULT_MAX_WRITE = 1024 * 1024;
 
-type Handler<O extends KnownOpcode> = (fs: Filesystem, req: RequestOf<O>, ctx: RequestContext) => Promise<Reply>;
+type Handler<O extends KnownOpcode> = (fs: Filesystem, req: RequestOf<O>, ctx: RequestContext) => Reply | Promise<Reply>;
 interface Row<O extends KnownOpcode> {
   /** The methods that must all be present for the row to serve. */
   needs: readonly (keyof Filesystem)[];
   run: Handler<O>;
 }
 type Table = { [O in KnownOpcode]?: Row<O> };
+
+function isPromise<T>(x: MaybePromise<T>): x is Promise<T> {
+  return typeof (x as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * `f` of a handler's result: at once when the handler returned a value (or threw: that
+ * propagates to the session as it is), else when its promise settles. The hot rows use it
+ * instead of `async`, so that a handler that had nothing to wait for costs no promise and no
+ * microtask (api.ts, "Results").
+ */
+function then<T>(result: MaybePromise<T>, f: (value: T) => Reply): Reply | Promise<Reply> {
+  return isPromise(result) ? result.then(f) : f(result);
+}
 
 export function entryOut(e: Entry): EntryOut {
   const [entryValid, entryValidNsec] = splitTimeout(e.entryTimeout ?? DEFAULT_TIMEOUT);
@@ -73,21 +88,31 @@ export function openOut(o: OpenReply, fileOf?: Filesystem): OpenOut {
  * it — and for CREATE/TMPFILE (`created`) the lookup reference the entry carried, since no
  * FORGET will come either.
  */
-async function fileOpenOut(fs: Filesystem, ctx: RequestContext, nodeid: number, o: OpenReply, flags: number,
-  created = false): Promise<OpenOut> {
-  const undo = async (): Promise<void> => {
-    await fs.release?.(ctx, nodeid, o.fh, flags).catch(() => {});
+function fileOpenOut(fs: Filesystem, ctx: RequestContext, nodeid: number, o: OpenReply, flags: number,
+  created = false): OpenOut {
+  // The reference goes after the open file, as FORGET would come after RELEASE.
+  const forget = (): void => {
     if (created) fs.forget?.(nodeid, 1);
+  };
+  const undo = (): void => {
+    let released: MaybePromise<void>;
+    try {
+      released = fs.release?.(ctx, nodeid, o.fh, flags);
+    } catch {
+      released = undefined;
+    }
+    if (isPromise(released)) released.catch(() => {}).then(forget);
+    else forget();
   };
   let out: OpenOut;
   try {
     out = ctx.openOut(nodeid, { ...openOut(o, fs), passthrough: o.passthrough === true, backingFd: o.backingFd });
   } catch (err) {
-    await undo();
+    undo();
     throw err;
   }
   // Nor will they come if the kernel refuses the reply (the opener gave up): as libfuse does.
-  ctx.onUndelivered(() => void undo());
+  ctx.onUndelivered(undo);
   return out;
 }
 
@@ -146,7 +171,8 @@ function setattrArgs(req: RequestOf<Opcode.SETATTR>): SetattrArgs {
 }
 
 /** GETXATTR/LISTXATTR: size 0 asks how big; a value larger than the caller's buffer is ERANGE. */
-function xattrReply(unique: number, requested: number, value: Buffer): Reply {
+function xattrReply(unique: number, requested: number, value: Buffer | null): Reply {
+  if (value === null) return Errno.ENODATA;
   if (requested === 0) return encodeXattrSizeReply(unique, value.length);
   if (value.length > requested) return Errno.ERANGE;
   return [encodeDataReplyHeader(unique, value.length), value];
@@ -169,18 +195,19 @@ function flockOp(type: number, wait: boolean): number {
 const TABLE: Table = {
   [Opcode.LOOKUP]: {
     needs: ['lookup'],
-    run: async (fs, req, ctx) => {
+    run: (fs, req, ctx) => {
       ctx.nameBytes = req.nameBytes;
-      return encodeEntryReply(req.header.unique, entryOut(await fs.lookup!(ctx, req.header.nodeid, req.name)));
+      return then(fs.lookup!(ctx, req.header.nodeid, req.name), (e) => encodeEntryReply(req.header.unique, entryOut(e)));
     },
   },
   [Opcode.GETATTR]: {
     needs: ['getattr'],
-    run: async (fs, req, ctx) => {
+    run: (fs, req, ctx) => {
       const fh = req.getattrFlags & FUSE_GETATTR_FH ? req.fh : undefined;
-      const r = await fs.getattr!(ctx, req.header.nodeid, fh);
-      const [attrValid, attrValidNsec] = splitTimeout(r.attrTimeout ?? DEFAULT_TIMEOUT);
-      return encodeAttrReply(req.header.unique, { attrValid, attrValidNsec, attr: r.attr });
+      return then(fs.getattr!(ctx, req.header.nodeid, fh), (r) => {
+        const [attrValid, attrValidNsec] = splitTimeout(r.attrTimeout ?? DEFAULT_TIMEOUT);
+        return encodeAttrReply(req.header.unique, { attrValid, attrValidNsec, attr: r.attr });
+      });
     },
   },
   [Opcode.SETATTR]: {
@@ -261,20 +288,21 @@ const TABLE: Table = {
   },
   [Opcode.OPEN]: {
     needs: ['open'],
-    run: async (fs, req, ctx) => {
+    run: (fs, req, ctx) => {
       ctx.killSuidgid = (req.openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0;
-      const r = await fs.open!(ctx, req.header.nodeid, req.flags);
-      return encodeOpenReply(req.header.unique, await fileOpenOut(fs, ctx, req.header.nodeid, r, req.flags));
+      return then(fs.open!(ctx, req.header.nodeid, req.flags),
+        (r) => encodeOpenReply(req.header.unique, fileOpenOut(fs, ctx, req.header.nodeid, r, req.flags)));
     },
   },
   [Opcode.READ]: {
     needs: ['read'],
-    run: async (fs, req, ctx) => dataReply(req.header.unique, await fs.read!(ctx, req.header.nodeid, req.fh, req.offset, req.size), req.size),
+    run: (fs, req, ctx) =>
+      then(fs.read!(ctx, req.header.nodeid, req.fh, req.offset, req.size), (data) => dataReply(req.header.unique, data, req.size)),
   },
   [Opcode.WRITE]: {
     needs: ['write'],
-    run: async (fs, req, ctx) =>
-      encodeWriteReply(req.header.unique, await fs.write!(ctx, req.header.nodeid, req.fh, req.offset, req.data, req.writeFlags)),
+    run: (fs, req, ctx) =>
+      then(fs.write!(ctx, req.header.nodeid, req.fh, req.offset, req.data, req.writeFlags), (n) => encodeWriteReply(req.header.unique, n)),
   },
   [Opcode.STATFS]: {
     needs: ['statfs'],
@@ -282,7 +310,7 @@ const TABLE: Table = {
   },
   [Opcode.RELEASE]: {
     needs: ['release'],
-    run: async (fs, req, ctx) => (await fs.release!(ctx, req.header.nodeid, req.fh, req.flags), 0),
+    run: (fs, req, ctx) => then(fs.release!(ctx, req.header.nodeid, req.fh, req.flags), () => 0),
   },
   [Opcode.FSYNC]: {
     needs: ['fsync'],
@@ -294,7 +322,7 @@ const TABLE: Table = {
   },
   [Opcode.GETXATTR]: {
     needs: ['getxattr'],
-    run: async (fs, req, ctx) => xattrReply(req.header.unique, req.size, await fs.getxattr!(ctx, req.header.nodeid, req.name)),
+    run: (fs, req, ctx) => then(fs.getxattr!(ctx, req.header.nodeid, req.name), (value) => xattrReply(req.header.unique, req.size, value)),
   },
   [Opcode.LISTXATTR]: {
     needs: ['listxattr'],
@@ -310,7 +338,7 @@ const TABLE: Table = {
   },
   [Opcode.FLUSH]: {
     needs: ['flush'],
-    run: async (fs, req, ctx) => (await fs.flush!(ctx, req.header.nodeid, req.fh, req.lockOwner), 0),
+    run: (fs, req, ctx) => then(fs.flush!(ctx, req.header.nodeid, req.fh, req.lockOwner), () => 0),
   },
   [Opcode.OPENDIR]: {
     needs: ['opendir'],
@@ -362,12 +390,12 @@ const TABLE: Table = {
   },
   [Opcode.CREATE]: {
     needs: ['create'],
-    run: async (fs, req, ctx) => {
+    run: (fs, req, ctx) => {
       ctx.umask = req.umask;
       ctx.nameBytes = req.nameBytes;
       ctx.killSuidgid = (req.openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0;
-      const r = await fs.create!(ctx, req.header.nodeid, req.name, req.mode, req.flags);
-      return encodeCreateReply(req.header.unique, entryOut(r), await fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, true));
+      return then(fs.create!(ctx, req.header.nodeid, req.name, req.mode, req.flags),
+        (r) => encodeCreateReply(req.header.unique, entryOut(r), fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, true)));
     },
   },
   [Opcode.BMAP]: {
@@ -409,14 +437,14 @@ const TABLE: Table = {
     run: async (fs, req, ctx) => {
       ctx.umask = req.umask;
       const r = await fs.tmpfile!(ctx, req.header.nodeid, req.mode, req.flags);
-      return encodeCreateReply(req.header.unique, entryOut(r), await fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, true));
+      return encodeCreateReply(req.header.unique, entryOut(r), fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, true));
     },
   },
   [Opcode.STATX]: {
     needs: ['statx'],
-    run: async (fs, req, ctx) => {
+    run: (fs, req, ctx) => {
       const fh = req.getattrFlags & FUSE_GETATTR_FH ? req.fh : undefined;
-      return encodeStatxReply(req.header.unique, statxOut(await fs.statx!(ctx, req.header.nodeid, fh, req.sxFlags, req.sxMask)));
+      return then(fs.statx!(ctx, req.header.nodeid, fh, req.sxFlags, req.sxMask), (r) => encodeStatxReply(req.header.unique, statxOut(r)));
     },
   },
   [Opcode.SYNCFS]: {
@@ -443,7 +471,7 @@ async function setlk(fs: Filesystem, req: RequestOf<Opcode.SETLK | Opcode.SETLKW
   return 0;
 }
 
-function copyFileRange(fs: Filesystem, req: RequestOf<Opcode.COPY_FILE_RANGE | Opcode.COPY_FILE_RANGE_64>, ctx: RequestContext): Promise<number> {
+function copyFileRange(fs: Filesystem, req: RequestOf<Opcode.COPY_FILE_RANGE | Opcode.COPY_FILE_RANGE_64>, ctx: RequestContext): MaybePromise<number> {
   return fs.copyFileRange!(ctx, {
     nodeIn: req.header.nodeid,
     fhIn: req.fhIn,

@@ -11,7 +11,10 @@ export interface NativeSys {
   scratch: ArrayBuffer
   constants: Record<string, number>
 
-  openat(dirfd: number, name: Name, flags: number, mode: number): number
+  /** The error a call would throw for `errno`. */
+  errnoError(errno: number, syscall: string, path?: Name): Error
+  /** orErrno: return -errno instead of throwing. */
+  openat(dirfd: number, name: Name, flags: number, mode: number, orErrno?: boolean): number
   raiseNofileLimit(want: number): number
   fstatat(dirfd: number, name: Name, flags: number): void
   fstat(fd: number): void
@@ -34,8 +37,11 @@ export interface NativeSys {
     len: number, flags: number): number
   syncfs(fd: number): void
   fstatfs(fd: number): void
-  /** target: an fd, or a path followed (follow) or not; size -1 whole value, 0 length only. */
-  getxattr(target: number | Name, follow: boolean, name: Name, size: number): Buffer | number
+  /**
+   * target: an fd, or a path followed (follow) or not; size -1 whole value, 0 length only.
+   * orErrno: a failure returns -errno instead of throwing.
+   */
+  getxattr(target: number | Name, follow: boolean, name: Name, size: number, orErrno?: boolean): Buffer | number
   setxattr(target: number | Name, follow: boolean, name: Name, value: Buffer, flags: number): void
   listxattr(target: number | Name, follow: boolean, size: number): Buffer | number
   removexattr(target: number | Name, follow: boolean, name: Name): void

@@ -20,9 +20,10 @@ import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import * as sys from '../../sys/index';
 import { FUSE_WRITE_KILL_SUIDGID } from '../../protocol/constants';
+import { Errno } from '../../protocol/errors';
 import type {
   AttrReply, ConnectionInfo, CopyFileRangeArgs, CreateContext, CreateReply, DirentPlusSink,
-  DirentSink, Entry, FileLock, Filesystem, FilesystemFeatures, OpenReply, RequestContext,
+  DirentSink, Entry, FileLock, Filesystem, FilesystemFeatures, MaybePromise, OpenReply, RequestContext,
   SetattrArgs, Statfs, StatxReply,
 } from '../api';
 import { FuseError } from '../errors';
@@ -188,6 +189,10 @@ export class Loopback implements Filesystem {
   readonly features: FilesystemFeatures;
   private readonly inodes: InodeTable;
   private readonly files = new HandleTable<FileHandle>();
+  /** One open file per inode that has any (the latest opened): getxattr() reads through it. */
+  private readonly openFile = new Map<Inode, FileHandle>();
+  /** READ's buffer, reused from one read() to the next (read()). */
+  private readBuffer = Buffer.alloc(0);
   private readonly dirs = new HandleTable<DirHandle>();
   private readonly passthrough: PassthroughPolicy;
   private passthroughGranted = false;
@@ -262,6 +267,7 @@ export class Loopback implements Filesystem {
       locks.releaseAll(handle.inode);
     }
     this.files.clear();
+    this.openFile.clear();
     this.dirs.clear();
     this.inodes.clear();
   }
@@ -282,18 +288,21 @@ export class Loopback implements Filesystem {
     return { nodeid: inode.nodeid, attr: toAttr(stat), entryTimeout: this.entryTimeout, attrTimeout: this.attrTimeout };
   }
 
-  async lookup(ctx: RequestContext, parent: number, utf8Name: string): Promise<Entry> {
+  // The operations the small-file paths take return their result directly: with nothing to
+  // wait for, a promise per request only costs (api.ts, "Results").
+
+  lookup(ctx: RequestContext, parent: number, utf8Name: string): Entry {
     const name = exactName(ctx.nameBytes, utf8Name);
     checkName(name);
     const dir = this.inodes.get(parent);
-    try {
-      return this.entry(this.lookupName(dir, name));
-    } catch (err) {
-      if (this.negativeTimeout > 0 && errorCode(err) === 'ENOENT') {
-        return { nodeid: 0, attr: NO_ATTR, entryTimeout: this.negativeTimeout };
-      }
-      throw err;
-    }
+    const fd = sys.openatOrErrno(this.inodes.fd(dir), name, O_NODE);
+    // A missing name is the common failure (every create starts with one): a negative entry
+    // (nodeid 0) says so without the cost of an exception. The kernel takes it as ENOENT,
+    // cached for its entry timeout (fs/fuse/dir.c: "Zero nodeid is same as -ENOENT, but with
+    // valid timeout"); negativeTimeout 0 caches nothing, as ENOENT would.
+    if (fd === -Errno.ENOENT) return { nodeid: 0, attr: NO_ATTR, entryTimeout: this.negativeTimeout };
+    if (fd < 0) throw sys.errnoError(-fd, 'openat', name);
+    return this.entry(this.inodes.remember(fd, dir, name));
   }
 
   forget(nodeid: number, nlookup: number): void {
@@ -306,7 +315,7 @@ export class Loopback implements Filesystem {
 
   // ---- attributes ----
 
-  async getattr(_ctx: RequestContext, nodeid: number): Promise<AttrReply> {
+  getattr(_ctx: RequestContext, nodeid: number): AttrReply {
     return { attr: toAttr(sys.fstat(this.nodeFd(nodeid))), attrTimeout: this.attrTimeout };
   }
 
@@ -350,8 +359,8 @@ export class Loopback implements Filesystem {
     return { blocks, bfree, bavail, files, ffree, bsize, namelen, frsize };
   }
 
-  async statx(_ctx: RequestContext, nodeid: number, _fh: number | undefined, flags: number,
-    mask: number): Promise<StatxReply> {
+  statx(_ctx: RequestContext, nodeid: number, _fh: number | undefined, flags: number,
+    mask: number): StatxReply {
     const st = sys.statx(this.nodeFd(nodeid), '', AT_NODE | (flags & AT_STATX_SYNC_TYPE), mask);
     return {
       attrTimeout: this.attrTimeout,
@@ -542,7 +551,9 @@ export class Loopback implements Filesystem {
   /** Registers an open backing fd as a file handle; `flags` are the caller's open flags. */
   private opened(inode: Inode, fd: number, flags: number): OpenReply {
     inode.nopen++;
-    const fh = this.files.add({ fd, flags, inode });
+    const handle: FileHandle = { fd, flags, inode };
+    const fh = this.files.add(handle);
+    this.openFile.set(inode, handle);
     // FLUSH only serves to drop the closer's POSIX locks (flush()).
     const noflush = this.posixLocks === 'kernel';
     // The fd stays open until RELEASE; the session registers it with the kernel.
@@ -551,7 +562,7 @@ export class Loopback implements Filesystem {
     return { fh, directIo, parallelDirectWrites: directIo, noflush };
   }
 
-  async open(ctx: RequestContext, nodeid: number, flags: number): Promise<OpenReply> {
+  open(ctx: RequestContext, nodeid: number, flags: number): MaybePromise<OpenReply> {
     const inode = this.inodes.get(nodeid);
     // Reopening a symlink's O_PATH fd through /proc gives ELOOP anyway; never try.
     if (inode.type === S_IFLNK) throw new FuseError('ELOOP');
@@ -567,12 +578,22 @@ export class Loopback implements Filesystem {
     if (truncateAfter) backingFlags &= ~O_TRUNC;
     // /proc/self/fd/N reopens the inode the O_PATH fd holds: no name is walked.
     const fd = sys.openat(sys.AT_FDCWD, procPath(nodeFd), backingFlags);
+    if (truncateAfter) return this.truncateOpened(ctx, inode, fd, flags);
     try {
-      if (truncateAfter) {
-        await ftruncateAsync(fd, 0);
-        // The session may have ended meanwhile: a handle added now would never be closed.
-        if (this.destroyed) throw new FuseError('EIO', 'the filesystem was destroyed during the open');
-      }
+      this.killSuidgidOnOpen(ctx, inode, flags);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    return this.opened(inode, fd, flags);
+  }
+
+  /** The rest of an open whose O_TRUNC frees much: the truncation runs on the threadpool. */
+  private async truncateOpened(ctx: RequestContext, inode: Inode, fd: number, flags: number): Promise<OpenReply> {
+    try {
+      await ftruncateAsync(fd, 0);
+      // The session may have ended meanwhile: a handle added now would never be closed.
+      if (this.destroyed) throw new FuseError('EIO', 'the filesystem was destroyed during the open');
       this.killSuidgidOnOpen(ctx, inode, flags);
     } catch (err) {
       fs.closeSync(fd);
@@ -600,7 +621,7 @@ export class Loopback implements Filesystem {
     if (truncates || writesThrough) killSuidgid(this.inodes.fd(inode));
   }
 
-  async create(ctx: CreateContext, parent: number, utf8Name: string, mode: number, flags: number): Promise<CreateReply> {
+  create(ctx: CreateContext, parent: number, utf8Name: string, mode: number, flags: number): CreateReply {
     const name = exactName(ctx.nameBytes, utf8Name);
     checkName(name);
     const dir = this.inodes.get(parent);
@@ -633,33 +654,43 @@ export class Loopback implements Filesystem {
     return { ...this.entry(found), open: this.opened(found.inode, fd, flags) };
   }
 
-  async read(_ctx: RequestContext, _nodeid: number, fh: number, offset: number, size: number): Promise<Buffer> {
+  /**
+   * Without asyncIo the data comes in a buffer that the next read() reuses: the session writes
+   * a reply returned at once before it takes the next request (api.ts), and a fresh 128 KiB
+   * buffer per READ cost 40-110 µs of CPU here (page faults, and the GC of external memory)
+   * where the read itself took 12-14 µs. A direct caller copies what it keeps past its next
+   * read(). Reads on the threadpool (asyncIo) overlap, so each has a buffer of its own.
+   */
+  read(_ctx: RequestContext, _nodeid: number, fh: number, offset: number, size: number): MaybePromise<Buffer> {
     const { fd } = this.files.get(fh);
-    const buf = Buffer.allocUnsafe(size);
-    const n = this.asyncIo
-      ? (await readAsync(fd, buf, 0, size, offset)).bytesRead
-      : fs.readSync(fd, buf, 0, size, offset);
-    return n === size ? buf : buf.subarray(0, n);
+    if (this.asyncIo) {
+      const buf = Buffer.allocUnsafe(size);
+      return readAsync(fd, buf, 0, size, offset).then((r) => (r.bytesRead === size ? buf : buf.subarray(0, r.bytesRead)));
+    }
+    if (this.readBuffer.length < size) this.readBuffer = Buffer.allocUnsafeSlow(size);
+    return this.readBuffer.subarray(0, fs.readSync(fd, this.readBuffer, 0, size, offset));
   }
 
-  async write(_ctx: RequestContext, _nodeid: number, fh: number, offset: number, data: Buffer,
-    writeFlags: number): Promise<number> {
+  write(_ctx: RequestContext, _nodeid: number, fh: number, offset: number, data: Buffer,
+    writeFlags: number): MaybePromise<number> {
     const handle = this.files.get(fh);
     if (writeFlags & FUSE_WRITE_KILL_SUIDGID) killSuidgid(this.inodes.fd(handle.inode));
     // With O_APPEND on the backing fd, pwrite appends whatever the offset:
     // appends stay atomic even when the source is written by others too.
     return this.asyncIo
-      ? (await writeAsync(handle.fd, data, 0, data.length, offset)).bytesWritten
+      ? writeAsync(handle.fd, data, 0, data.length, offset).then((r) => r.bytesWritten)
       : fs.writeSync(handle.fd, data, 0, data.length, offset);
   }
 
   /** Sent on every close(2) of the file, by the closing lock owner: POSIX drops its locks then. */
-  async flush(_ctx: RequestContext, _nodeid: number, fh: number, lockOwner: bigint): Promise<void> {
+  flush(_ctx: RequestContext, _nodeid: number, fh: number, lockOwner: bigint): void {
     locks.releaseOwner(this.files.get(fh).inode, lockOwner);
   }
 
-  async release(_ctx: RequestContext, _nodeid: number, fh: number, _flags: number): Promise<void> {
-    const { fd, inode, flocked } = this.files.take(fh);
+  release(_ctx: RequestContext, _nodeid: number, fh: number, _flags: number): void {
+    const handle = this.files.take(fh);
+    const { fd, inode, flocked } = handle;
+    if (this.openFile.get(inode) === handle) this.openFile.delete(inode);
     // The lock goes with RELEASE, not whenever the threadpool gets to the close.
     if (flocked === true) sys.flock(fd, sys.LOCK_UN);
     // While the inode's O_PATH fd holds the file this close cannot free it: no fstat to ask.
@@ -817,8 +848,20 @@ export class Loopback implements Filesystem {
     sys.setxattr(procPath(this.nodeFd(nodeid)), name, value, flags);
   }
 
-  async getxattr(_ctx: RequestContext, nodeid: number, name: string): Promise<Buffer> {
-    return sys.getxattr(procPath(this.nodeFd(nodeid)), name);
+  getxattr(_ctx: RequestContext, nodeid: number, name: string): Buffer | null {
+    // The kernel asks for security.capability before the first write to every new file, which
+    // almost never has one: a missing attribute is answered without an exception
+    // (sys.getxattrOrErrno), and through the file's open fd when it has one (right after
+    // CREATE it does), which spares the walk through /proc: fgetxattr took 2 µs here, getxattr
+    // of /proc/self/fd/N 9-12 µs.
+    const inode = this.inodes.get(nodeid);
+    const open = this.openFile.get(inode);
+    const value = open !== undefined
+      ? sys.fgetxattrOrErrno(open.fd, name)
+      : sys.getxattrOrErrno(procPath(this.inodes.fd(inode)), name);
+    if (value === -Errno.ENODATA) return null;
+    if (typeof value === 'number') throw sys.errnoError(-value, 'getxattr', name);
+    return value;
   }
 
   async listxattr(_ctx: RequestContext, nodeid: number): Promise<string[]> {
