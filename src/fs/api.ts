@@ -354,3 +354,25 @@ export interface CopyFileRangeArgs {
   length: number;
   flags: number;
 }
+
+/**
+ * A filesystem served by several threads (`mount(spec, mnt, { threads: N })`): each thread
+ * loads `module` with import() and calls its export `export` (default 'create'), a
+ * FilesystemFactory, to get a Filesystem of its own. Requests are spread over the threads by
+ * the kernel, so any request may reach any instance: state they must agree on (which nodeid is
+ * which file, open file handles) lives where every thread sees it, e.g. in SharedArrayBuffers
+ * passed in `data`, or in the backing store itself. A FORGET or RELEASE may reach another
+ * thread than the LOOKUP or OPEN it concerns. Passthrough backing ids are shared by the
+ * session. Every instance must declare the same `features`; thread 0's are negotiated.
+ */
+export interface ThreadedFilesystem {
+  /** Absolute path of the module (CommonJS or ES module). */
+  module: string;
+  /** The factory's name among the module's exports (default 'create'). */
+  export?: string;
+  /** Handed to every thread's factory by structured clone: SharedArrayBuffers are shared, not copied. */
+  data?: unknown;
+}
+
+/** Makes thread `thread`'s (0 … threads-1) instance of a ThreadedFilesystem. */
+export type FilesystemFactory = (data: unknown, thread: number) => Filesystem | Promise<Filesystem>;

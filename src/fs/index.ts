@@ -3,4 +3,5 @@ export * from './api';
 export { FuseError, errnoOf } from './errors';
 export { Bridge } from './bridge';
 export { mount } from './mount';
+export { MAX_THREADS } from './threads';
 export type { MountHandle, MountOptions } from './mount';

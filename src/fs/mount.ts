@@ -6,10 +6,11 @@ import { MountError } from '../kernel/errors';
 import { checkMountpoint, mountDevice, requireRoot, resolveMountOptions, unmount as unmountPath } from '../kernel/mount';
 import type { MountOptions as KernelMountOptions } from '../kernel/mount';
 import type { IoctlFunction } from '../kernel/backing';
-import { Session } from '../kernel/session';
+import { Session, type SessionStats } from '../kernel/session';
 import { deviceTransport } from '../kernel/transport';
-import type { Filesystem } from './api';
+import type { Filesystem, ThreadedFilesystem } from './api';
 import { Bridge } from './bridge';
+import { mountThreaded } from './threads';
 
 export interface MountOptions extends KernelMountOptions {
   /** One line per unexpected failure (a handler throwing a non-errno error). Default: console.error. */
@@ -31,6 +32,12 @@ export interface MountOptions extends KernelMountOptions {
   requirePassthrough?: boolean;
   /** Test switch: replaces ioctl-napi for BACKING_OPEN/CLOSE (e.g. to inject EPERM). */
   backingIoctl?: IoctlFunction;
+  /**
+   * Serving threads for a ThreadedFilesystem (default 1), each on its own cloned /dev/fuse fd;
+   * the main thread only answers INIT (src/fs/threads.ts). A Filesystem object is served by the
+   * main thread alone.
+   */
+  threads?: number;
 }
 
 export interface MountHandle {
@@ -50,6 +57,8 @@ export interface MountHandle {
   abort(): Promise<void>;
   /** Resolves when the session has ended (after unmount, abort, or when the connection died). */
   readonly closed: Promise<void>;
+  /** session.stats(), summed over the serving threads of a ThreadedFilesystem. */
+  stats(): Promise<SessionStats>;
 }
 
 const DEFAULT_INIT_TIMEOUT_MS = 10000;
@@ -61,14 +70,15 @@ const DEFAULT_INIT_TIMEOUT_MS = 10000;
  * dead FUSE mount (clear it with `umount -l`), /dev/fuse missing, mount(8) failing, or invalid
  * options.
  */
-export async function mount(filesystem: Filesystem, target: string, options: MountOptions = {}): Promise<MountHandle> {
-  resolveMountOptions(target, options); // invalid options fail before anything is opened
-  requireRoot(target);
-  await checkMountpoint(target, options.rootMode);
-  // As mount(8) and /proc/self/mountinfo will name it; resolved now, while no request of it
-  // can come back to this process.
-  const mountpoint = await fs.promises.realpath(path.resolve(target));
-  const bridge = new Bridge(filesystem);
+export async function mount(filesystem: Filesystem | ThreadedFilesystem, target: string, options: MountOptions = {}): Promise<MountHandle> {
+  if (typeof (filesystem as ThreadedFilesystem).module === 'string') {
+    return mountThreaded(filesystem as ThreadedFilesystem, target, options);
+  }
+  if (options.threads !== undefined && options.threads !== 1) {
+    throw new MountError('EINVAL', target, `threads: ${options.threads}: a Filesystem object is served by one thread; give { module, export, data } to serve on several (see ThreadedFilesystem)`);
+  }
+  const mountpoint = await prepareMount(target, options);
+  const bridge = new Bridge(filesystem as Filesystem);
   const maxWrite = bridge.maxWrite;
   if (!(Number.isInteger(maxWrite) && maxWrite >= 4096 && maxWrite <= 16 * 1024 * 1024)) {
     throw new MountError('EINVAL', mountpoint, `invalid features.maxWrite ${maxWrite}: needs 4096..16 MiB`);
@@ -88,6 +98,22 @@ export async function mount(filesystem: Filesystem, target: string, options: Mou
     throw err;
   }
   session.start();
+  await awaitInit(session, mountpoint, options);
+  return new Handle(mountpoint, session, connectionId(mountpoint));
+}
+
+/** Checks the options, root and the mountpoint; returns the mountpoint as mountinfo will name it. */
+export async function prepareMount(target: string, options: MountOptions): Promise<string> {
+  resolveMountOptions(target, options); // invalid options fail before anything is opened
+  requireRoot(target);
+  await checkMountpoint(target, options.rootMode);
+  // As mount(8) and /proc/self/mountinfo will name it; resolved now, while no request of it
+  // can come back to this process.
+  return fs.promises.realpath(path.resolve(target));
+}
+
+/** Waits for INIT to be answered; on failure (or none within initTimeout) detaches the mount. */
+export async function awaitInit(session: Session, mountpoint: string, options: MountOptions): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = options.initTimeout ?? DEFAULT_INIT_TIMEOUT_MS;
   try {
@@ -104,14 +130,18 @@ export async function mount(filesystem: Filesystem, target: string, options: Mou
   } finally {
     clearTimeout(timer);
   }
-  return new Handle(mountpoint, session, connectionId(mountpoint));
 }
 
-class Handle implements MountHandle {
+export class Handle implements MountHandle {
   readonly closed: Promise<void>;
 
-  constructor(readonly mountpoint: string, readonly session: Session, private readonly connection: number | undefined) {
-    this.closed = session.closed;
+  constructor(readonly mountpoint: string, readonly session: Session, private readonly connection: number | undefined,
+    closed: Promise<void> = session.closed) {
+    this.closed = closed;
+  }
+
+  stats(): Promise<SessionStats> {
+    return Promise.resolve(this.session.stats());
   }
 
   async unmount(options: { lazy?: boolean } = {}): Promise<void> {

@@ -45,6 +45,7 @@ import {
 } from '../protocol/ioctl';
 import type { OpenOut } from '../protocol/types';
 import { explainBackingErrno } from './probe';
+import type { SharedBackingTable } from './backing-table';
 
 /**
  * ioctl(2) as ioctl-napi exposes it: (fd, request as uint32, argument buffer) -> result; throws
@@ -98,6 +99,11 @@ export interface BackingRegistryOptions {
   warn?: (message: string) => void;
   /** Per-open decisions worth seeing with --debug. */
   debug?: (message: string) => void;
+  /**
+   * The connection's per-inode state when several threads serve it (src/kernel/backing-table.ts):
+   * opens and releases of every thread meet there instead of in this registry's own map.
+   */
+  shared?: SharedBackingTable;
 }
 
 /** Passthrough was required (`--passthrough require`) and the kernel does not allow it. */
@@ -174,8 +180,10 @@ export class BackingRegistry {
   /** ioctl arguments, reused: one BACKING_OPEN per inode's first open, one BACKING_CLOSE per last release. */
   private readonly mapArg = encodeBackingMap(-1);
   private readonly idArg = encodeU32Arg(0);
+  private readonly shared: SharedBackingTable | undefined;
 
   constructor(options: BackingRegistryOptions) {
+    this.shared = options.shared;
     this.deviceFd = options.deviceFd;
     this.require = options.require ?? false;
     this.ioctl = options.ioctl ?? ((fd, request, arg) => ioctlNapi()(fd, request, arg));
@@ -193,6 +201,7 @@ export class BackingRegistry {
     this.isNegotiated = granted;
     this.maxStackDepth = maxStackDepth;
     this.active = granted;
+    if (this.shared !== undefined) this.shared.active = granted;
     if (granted) {
       this.reasonOff = null;
       return;
@@ -206,7 +215,21 @@ export class BackingRegistry {
 
   /** Passthrough was negotiated and has not been switched off: open() may register backing files. */
   get enabled(): boolean {
-    return this.active;
+    return this.shared !== undefined ? this.isNegotiated && this.shared.active : this.active;
+  }
+
+  /**
+   * For a session joining a connection whose INIT another session answered (negotiated() ran
+   * there): takes what INIT settled; whether passthrough is still on is the shared table's.
+   */
+  join(granted: boolean, maxStackDepth = 1): void {
+    this.isNegotiated = granted;
+    this.maxStackDepth = maxStackDepth;
+    this.active = granted;
+    this.reasonOff = granted ? null : 'the kernel did not offer FUSE_PASSTHROUGH in INIT';
+    // Joining sessions start before the INIT reply is written, so before negotiated() and check()
+    // run on the session that answers it (which may still switch passthrough off).
+    if (this.shared !== undefined) this.shared.active = granted;
   }
 
   /** Why passthrough is off (null while it is on). */
@@ -216,7 +239,7 @@ export class BackingRegistry {
 
   /** Backing ids registered with the kernel and not closed yet. 0 once every file is closed. */
   get registeredIds(): number {
-    return this.ids.size;
+    return this.shared !== undefined ? this.shared.stats.live : this.ids.size;
   }
 
   /** Opens answered and not released, over all inodes. */
@@ -228,11 +251,14 @@ export class BackingRegistry {
 
   /** BACKING_OPENs that succeeded, BACKING_CLOSEs issued, BACKING_OPENs that failed, since the start. */
   get stats(): { registered: number; closed: number; failed: number; live: number } {
+    if (this.shared !== undefined) return this.shared.stats;
     return { ...this.totals, live: this.ids.size };
   }
 
   /** The inode's current opens (undefined: none). */
   inode(nodeid: number): InodeBackingState | undefined {
+    const shared = this.shared;
+    if (shared !== undefined) return shared.locked(() => shared.get(nodeid));
     const entry = this.inodes.get(nodeid);
     return entry === undefined ? undefined : { mode: entry.mode, backingId: entry.backingId, opens: entry.opens };
   }
@@ -250,6 +276,8 @@ export class BackingRegistry {
     const wants = intent.passthrough === true || (intent.openFlags & FOPEN_PASSTHROUGH) !== 0;
     const flags = intent.openFlags & ~FOPEN_PASSTHROUGH;
     if (!this.isNegotiated) return { fh: intent.fh, openFlags: flags };
+    const shared = this.shared;
+    if (shared !== undefined) return shared.locked(() => this.openShared(shared, nodeid, intent, wants, flags));
 
     let entry = this.inodes.get(nodeid);
     if (entry === undefined) {
@@ -277,6 +305,8 @@ export class BackingRegistry {
    * answered before passthrough was negotiated, or released twice).
    */
   release(nodeid: number, fh: number): boolean {
+    const shared = this.shared;
+    if (shared !== undefined) return shared.locked(() => this.releaseShared(shared, nodeid, fh));
     const entry = this.inodes.get(nodeid);
     const n = entry?.fhs.get(fh);
     if (entry === undefined || n === undefined) {
@@ -289,6 +319,49 @@ export class BackingRegistry {
       this.inodes.delete(nodeid);
       if (entry.mode === 'passthrough') this.close(entry.backingId);
     }
+    return true;
+  }
+
+  /**
+   * open() with the state in shared memory, under its lock. Opens are counted per inode only:
+   * a per-fh count would need a map every thread can see, and the kernel releases each open it
+   * was given exactly once.
+   */
+  private openShared(shared: SharedBackingTable, nodeid: number, intent: OpenIntent, wants: boolean, flags: number): OpenOut {
+    const entry = shared.get(nodeid);
+    let mode: 'passthrough' | 'plain';
+    let backingId: number;
+    if (entry === undefined) {
+      backingId = 0;
+      if (wants && shared.active) {
+        if (intent.backingFd === undefined) this.debug(`nodeid ${nodeid}: passthrough asked without a backingFd; served plain`);
+        else backingId = this.register(nodeid, intent.backingFd);
+      }
+      mode = backingId > 0 ? 'passthrough' : 'plain';
+      if (!shared.addOpen(nodeid, mode, backingId)) {
+        // Every slot holds an inode with open files: this one goes plain and is not counted, so a
+        // passthrough open of it later would fail (EIO). The table is sized far past that.
+        if (backingId > 0) this.close(backingId);
+        this.debug(`nodeid ${nodeid}: the shared backing table is full; served plain`);
+        return { fh: intent.fh, openFlags: flags };
+      }
+    } else {
+      ({ mode, backingId } = entry);
+      if (mode === 'plain' && wants) this.debug(`nodeid ${nodeid}: passthrough asked, served plain: the inode has ${entry.opens} plain open(s)`);
+      else if (mode === 'passthrough' && !wants) this.debug(`nodeid ${nodeid}: plain open passes through to backing id ${backingId}: the inode has ${entry.opens} passthrough open(s)`);
+      shared.addOpen(nodeid, mode, backingId);
+    }
+    if (mode === 'plain') return { fh: intent.fh, openFlags: flags };
+    return { fh: intent.fh, openFlags: (flags & FOPEN_PASSTHROUGH_MASK) | FOPEN_PASSTHROUGH, backingId };
+  }
+
+  private releaseShared(shared: SharedBackingTable, nodeid: number, fh: number): boolean {
+    const was = shared.dropOpen(nodeid);
+    if (was === undefined) {
+      if (this.isNegotiated) this.debug(`RELEASE of nodeid ${nodeid} fh ${fh}: no open recorded`);
+      return false;
+    }
+    if (was.opens === 1 && was.mode === 'passthrough') this.close(was.backingId);
     return true;
   }
 
@@ -307,7 +380,7 @@ export class BackingRegistry {
    * passthrough stays on; no ioctl when it is off.
    */
   check(fd: number): boolean {
-    if (!this.active) return false;
+    if (!this.enabled) return false;
     let id: number;
     try {
       id = this.ioctl(this.deviceFd, FUSE_DEV_IOC_BACKING_OPEN, encodeBackingMap(fd));
@@ -336,6 +409,7 @@ export class BackingRegistry {
     this.inodes.clear();
     this.ids.clear();
     this.active = false;
+    this.shared?.locked(() => this.shared!.clear());
     // Handlers still finishing answer plain, untracked: their replies are not written any more.
     this.isNegotiated = false;
   }
@@ -348,6 +422,7 @@ export class BackingRegistry {
       id = this.ioctl(this.deviceFd, FUSE_DEV_IOC_BACKING_OPEN, encodeBackingMap(fd, 0, this.mapArg));
     } catch (err) {
       this.totals.failed++;
+      this.shared?.countRegistered(false);
       const code = ioctlErrno(err);
       if (SESSION_WIDE_ERRNOS.has(code)) {
         this.switchOff(code);
@@ -365,10 +440,12 @@ export class BackingRegistry {
     if (!(Number.isInteger(id) && id >= 1)) {
       // The kernel returns ids >= 1; anything else in a reply would be EIO for the application.
       this.totals.failed++;
+      this.shared?.countRegistered(false);
       this.debug(`nodeid ${nodeid}: BACKING_OPEN returned ${id}; served plain`);
       return 0;
     }
     this.totals.registered++;
+    this.shared?.countRegistered(true);
     this.ids.add(id);
     this.debug(`nodeid ${nodeid}: backing id ${id} registered (fd ${fd})`);
     return id;
@@ -377,6 +454,7 @@ export class BackingRegistry {
   private close(id: number): void {
     this.ids.delete(id);
     this.totals.closed++;
+    this.shared?.countClosed();
     try {
       this.ioctl(this.deviceFd, FUSE_DEV_IOC_BACKING_CLOSE, encodeU32Arg(id, this.idArg));
       this.debug(`backing id ${id} closed`);
@@ -395,6 +473,7 @@ export class BackingRegistry {
     if (this.require) this.refuseRequired(code);
     const { reason, advice } = this.explain(code);
     this.active = false;
+    if (this.shared !== undefined) this.shared.active = false;
     this.reasonOff = reason;
     const meanwhile = advice.includes('through the server') ? '' : '; until then READ/WRITE go through the server';
     this.warnOnce(`passthrough off: ${reason}; ${advice}${meanwhile}.`);
@@ -435,6 +514,7 @@ export class BackingRegistry {
   private warnOnce(message: string): void {
     if (this.warned) return;
     this.warned = true;
+    if (this.shared !== undefined && !this.shared.firstWarning()) return;
     this.warnFn(message);
   }
 

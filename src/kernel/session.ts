@@ -18,6 +18,7 @@ import type { DecodeContext, DecodeError, ForgetOne, InitRequest, Request } from
 import type { InHeader, OpenOut } from '../protocol/types';
 import * as fs from 'node:fs';
 import { BackingRegistry, type IoctlFunction, type OpenIntent } from './backing';
+import type { SharedBackingTable } from './backing-table';
 import { errnoError } from './errors';
 import { implausible } from './sanity';
 import type { ReplyChannel, Transport, TransportSink } from './transport';
@@ -150,7 +151,19 @@ export interface SessionOptions {
    * (the session ends before serving); `ioctl` replaces ioctl-napi (tests inject EPERM).
    * Without it, open replies never pass through.
    */
-  backing?: { deviceFd: number; require?: boolean; ioctl?: IoctlFunction };
+  backing?: { deviceFd: number; require?: boolean; ioctl?: IoctlFunction; shared?: SharedBackingTable };
+  /**
+   * Several threads serving one connection (src/fs/threads.ts), each on its own cloned fd:
+   * `initOnly`, the session that answers INIT stops reading once it has (the others serve every
+   * request); `joined`, a session on a clone starts with what that INIT settled, and expects none.
+   */
+  initOnly?: boolean;
+  joined?: NegotiatedInit;
+  /**
+   * INTERRUPT of a request this session is not serving: with several clones it may be in
+   * flight on another one (the kernel sends INTERRUPT on any of them).
+   */
+  onForeignInterrupt?: (unique: number) => void;
 }
 
 /** Requests and error replies per opcode name; every opcode is present (0 when never seen). */
@@ -211,6 +224,8 @@ export class Session {
   private resolveClosed!: () => void;
   private nextNotifyUnique = 1;
   private readonly retrieves = new Map<number, { resolve(data: Buffer): void; reject(err: Error): void }>();
+  private readonly initOnly: boolean;
+  private readonly onForeignInterrupt: ((unique: number) => void) | undefined;
   private readonly sink: TransportSink = {
     request: (buf, length, channel) => this.onRequest(buf, length, channel),
     end: (err) => this.onEnd(err),
@@ -223,6 +238,8 @@ export class Session {
   ) {
     this.log = options.log ?? ((line) => console.error(line));
     this.debug = options.debug;
+    this.initOnly = options.initOnly ?? false;
+    this.onForeignInterrupt = options.onForeignInterrupt;
     const b = options.backing;
     this.backing = b === undefined ? null : new BackingRegistry({
       deviceFd: b.deviceFd,
@@ -230,11 +247,19 @@ export class Session {
       ioctl: b.ioctl,
       warn: (m) => this.log(`tsfuse: ${m}`),
       debug: this.debug,
+      shared: b.shared,
     });
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
     });
+    const joined = options.joined;
+    if (joined !== undefined) {
+      this.negotiated = joined;
+      this.decodeContext = joined.decodeContext;
+      this.backing?.join(joined.passthrough, joined.maxStackDepth);
+      this.resolveReady(joined);
+    }
     this.ready.catch(() => {}); // observed through closed/endError when nobody awaits it
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
@@ -310,7 +335,7 @@ export class Session {
       case Opcode.INTERRUPT:
         // The kernel only interrupts requests it has handed out, and this session dispatches each
         // one as it is read: an unknown unique was answered already, and needs nothing more.
-        this.findInFlight(req.unique)?.interrupt();
+        if (!this.interrupt(req.unique)) this.onForeignInterrupt?.(req.unique);
         return false;
       case Opcode.NOTIFY_REPLY:
         this.onNotifyReply(req.header.unique, req.data);
@@ -389,6 +414,16 @@ export class Session {
     if (next === null) this.inflightTail = prev;
     else next.prevInFlight = prev;
     ctx.prevInFlight = ctx.nextInFlight = null;
+  }
+
+  /**
+   * Interrupts the request in flight with this unique (INTERRUPT, or one that arrived on another
+   * clone of the connection); false when this session is not serving it.
+   */
+  interrupt(unique: number): boolean {
+    const ctx = this.findInFlight(unique);
+    ctx?.interrupt();
+    return ctx !== undefined;
   }
 
   /** The newest request in flight with this unique (the kernel's uniques are unique while in flight). */
@@ -504,6 +539,8 @@ export class Session {
       this.decodeContext = negotiated.decodeContext;
       this.debug?.(`INIT ${negotiated.major}.${negotiated.minor} flags ${negotiated.flags.join(',')} max_write ${negotiated.maxWrite}`);
       this.write(channel, reply, unique);
+      // Before anything else is read: the sessions on the clones serve the rest.
+      if (this.initOnly) this.transport.pause?.();
       // After the reply: the kernel turns passthrough on while it
       // processes it, and BACKING_OPEN is EPERM before.
       try {

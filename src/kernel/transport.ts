@@ -66,6 +66,11 @@ export interface Transport {
   notify(data: Buffer | readonly Buffer[]): Promise<void>;
   /** Stops reading and closes the device fds. */
   close(): void;
+  /**
+   * Stops reading requests, the fd staying open (other fds of the connection serve them); a
+   * transport that cannot stop (a reader thread blocked in read(2)) leaves it out.
+   */
+  pause?(): void;
   /** Whether the open transport keeps the process alive (default: it does). */
   ref(): void;
   unref(): void;
@@ -169,6 +174,11 @@ export class DeviceTransport implements Transport {
 
   notify(data: Buffer | readonly Buffer[]): Promise<void> {
     return writeAsync(this.fd, data);
+  }
+
+  pause(): void {
+    // readStop on the handle: libuv's read loop checks it before each of its up to 32 reads.
+    this.socket?.pause();
   }
 
   close(): void {

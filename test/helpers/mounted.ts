@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Test } from 'tap';
-import type { Filesystem } from '../../src/fs/api';
+import type { Filesystem, ThreadedFilesystem } from '../../src/fs/api';
 import { connectionId } from '../../src/kernel/device';
 import { mount, type MountHandle, type MountOptions } from '../../src/fs/mount';
 import { lineReader } from './child';
@@ -52,7 +52,7 @@ export async function clearDeadMount(mnt: string): Promise<void> {
  * Mounts `filesystem` in this process. Use the mount with async fs calls and child processes
  * only: a synchronous call would block the loop that has to answer it.
  */
-export async function mountHere(t: Test, filesystem: Filesystem, options: MountOptions = {}): Promise<MountHandle & { dir: string }> {
+export async function mountHere(t: Test, filesystem: Filesystem | ThreadedFilesystem, options: MountOptions = {}): Promise<MountHandle & { dir: string }> {
   const { dir, mnt } = tempMountpoint(t);
   await clearDeadMount(mnt);
   const handle = await mount(filesystem, mnt, options);

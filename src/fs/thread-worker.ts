@@ -1,0 +1,110 @@
+// One serving thread of a ThreadedFilesystem (see threads.ts): makes its own Filesystem with the
+// user's factory, and once the main thread has INIT negotiated, serves its own cloned /dev/fuse
+// fd, polled by this thread's event loop exactly as DeviceTransport does on the main thread.
+import { pathToFileURL } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
+import { SharedBackingTable } from '../kernel/backing-table';
+import { cloneDevice } from '../kernel/device';
+import { Session } from '../kernel/session';
+import { deviceTransport } from '../kernel/transport';
+import type { NegotiatedInit } from '../protocol/init';
+import type { Filesystem, FilesystemFactory } from './api';
+import { Bridge } from './bridge';
+
+/** What the main thread gives every serving thread (threads.ts). */
+export interface ThreadData {
+  module: string;
+  export: string;
+  data: unknown;
+  thread: number;
+  backingTable: SharedArrayBuffer;
+  requirePassthrough: boolean;
+  debug: boolean;
+}
+
+/** Messages from the main thread. */
+export type ToThread =
+  | { type: 'init'; negotiated: NegotiatedInit; sessionFd: number }
+  | { type: 'interrupt'; unique: number }
+  | { type: 'stats' };
+
+/** Messages to the main thread. */
+export type FromThread =
+  | { type: 'ready'; wants: ReturnType<Bridge['initWants']>; maxWrite: number }
+  | { type: 'failed'; message: string }
+  | { type: 'serving' }
+  | { type: 'interrupt'; unique: number }
+  | { type: 'stats'; stats: ReturnType<Session['stats']> }
+  | { type: 'log'; line: string }
+  | { type: 'debug'; line: string }
+  | { type: 'ended'; error: string | null };
+
+const port = parentPort!;
+const config = workerData as ThreadData;
+const post = (m: FromThread): void => port.postMessage(m);
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+// import() as written: tsc would turn it into require(), which loads neither ES modules nor
+// TypeScript through the loaders the worker inherits.
+const importModule = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<Record<string, unknown>>;
+
+async function instantiate(): Promise<Filesystem> {
+  const exports = await importModule(pathToFileURL(config.module).href);
+  // A CommonJS module's exports are also its default export.
+  const factory = exports[config.export] ?? (exports.default as Record<string, unknown> | undefined)?.[config.export];
+  if (typeof factory !== 'function') {
+    throw new Error(`${config.module} has no function export '${config.export}' (found: ${Object.keys(exports).join(', ') || 'none'})`);
+  }
+  const fs = await (factory as FilesystemFactory)(config.data, config.thread);
+  if (fs === null || typeof fs !== 'object') throw new Error(`${config.module}: ${config.export}() returned ${String(fs)}, not a Filesystem`);
+  return fs;
+}
+
+async function main(): Promise<void> {
+  let bridge: Bridge;
+  try {
+    bridge = new Bridge(await instantiate());
+  } catch (err) {
+    post({ type: 'failed', message: `thread ${config.thread}: ${message(err)}` });
+    return;
+  }
+  let session: Session | null = null;
+  port.on('message', (m: ToThread) => {
+    switch (m.type) {
+      case 'init':
+        bridge.init(m.negotiated).then(() => {
+          session = serve(bridge, m.negotiated, m.sessionFd);
+          post({ type: 'serving' });
+        }, (err: unknown) => post({ type: 'failed', message: `thread ${config.thread}: init(): ${message(err)}` }));
+        break;
+      case 'interrupt':
+        session?.interrupt(m.unique);
+        break;
+      case 'stats':
+        if (session !== null) post({ type: 'stats', stats: session.stats() });
+        break;
+    }
+  });
+  post({ type: 'ready', wants: bridge.initWants(), maxWrite: bridge.maxWrite });
+}
+
+function serve(bridge: Bridge, negotiated: NegotiatedInit, sessionFd: number): Session {
+  const fd = cloneDevice(sessionFd);
+  // As mount() sizes it: the kernel fails reads into buffers shorter than max_write + 80 bytes.
+  const transport = deviceTransport(fd, bridge.maxWrite + 4096, 'epoll');
+  const session = new Session(transport, bridge, {
+    log: (line) => post({ type: 'log', line }),
+    debug: config.debug ? (line) => post({ type: 'debug', line: `[thread ${config.thread}] ${line}` }) : undefined,
+    backing: { deviceFd: fd, require: config.requirePassthrough, shared: new SharedBackingTable(config.backingTable) },
+    joined: negotiated,
+    onForeignInterrupt: (unique) => post({ type: 'interrupt', unique }),
+  });
+  session.start();
+  void session.closed.then(() => {
+    post({ type: 'ended', error: session.endError === null ? null : session.endError.message });
+    port.close();
+  });
+  return session;
+}
+
+void main();
