@@ -39,14 +39,14 @@ export interface RequestContext {
    * with U+FFFD in it and no longer names the file. These are the exact
    * bytes. Set for every request that carries an entry name: LOOKUP, MKNOD,
    * MKDIR, SYMLINK (the new entry), UNLINK, RMDIR, RENAME (the old name),
-   * LINK (the new name), CREATE; not for xattr names. A view into the
-   * session's read buffer, valid only until the handler's promise settles:
-   * copy it to keep it. Absent when the caller is not the session (tests).
+   * LINK (the new name), CREATE; not for xattr names. The handler's own copy,
+   * not a view into the session's read buffer: read it after an await, or keep
+   * it. Absent when the caller is not the session (tests).
    */
   readonly nameBytes?: Buffer;
-  /** RENAME: the exact bytes of the new name (see nameBytes; a view too). */
+  /** RENAME: the exact bytes of the new name (see nameBytes; a copy too). */
   readonly newNameBytes?: Buffer;
-  /** SYMLINK: the exact bytes of the link target (see nameBytes; a view too). */
+  /** SYMLINK: the exact bytes of the link target (see nameBytes; a copy too). */
   readonly targetBytes?: Buffer;
   /**
    * OPEN/CREATE that truncates (O_TRUNC, with atomicOTrunc negotiated) for a
@@ -296,7 +296,11 @@ export interface Filesystem {
   releasedir?(ctx: RequestContext, nodeid: number, fh: number): Promise<void>;
   fsyncdir?(ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): Promise<void>;
   statfs?(ctx: RequestContext, nodeid: number): Promise<Statfs>;
-  /** flags: XATTR_CREATE (1) / XATTR_REPLACE (2). */
+  /**
+   * flags: XATTR_CREATE (1) / XATTR_REPLACE (2). `value` is a view into the
+   * session's read buffer, kept for this request until the promise settles:
+   * copy it if you keep it longer.
+   */
   setxattr?(ctx: RequestContext, nodeid: number, name: string, value: Buffer, flags: number): Promise<void>;
   /** Return the whole value; the session answers size queries and ERANGE itself. Missing: throw ENODATA. */
   getxattr?(ctx: RequestContext, nodeid: number, name: string): Promise<Buffer>;
@@ -312,6 +316,7 @@ export interface Filesystem {
   /** flock(2) on an open file; op is LOCK_SH/LOCK_EX/LOCK_UN, with LOCK_NB when the caller would not wait. */
   flock?(ctx: RequestContext, nodeid: number, fh: number, owner: bigint, op: number): Promise<void>;
   bmap?(ctx: RequestContext, nodeid: number, blocksize: number, block: number): Promise<number>;
+  /** `input` is a view into the session's read buffer, as WRITE's `data` is. */
   ioctl?(ctx: RequestContext, nodeid: number, fh: number, cmd: number, arg: bigint, input: Buffer, outSize: number, flags: number): Promise<{ result: number; output?: Buffer }>;
   /** Returns the ready events (POLLIN …). `kh` is set when the kernel wants a NOTIFY_POLL later. */
   poll?(ctx: RequestContext, nodeid: number, fh: number, events: number, kh: bigint | null): Promise<number>;
