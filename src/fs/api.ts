@@ -93,8 +93,10 @@ export interface AttrReply {
 /**
  * The reply to OPEN (and the open half of CREATE / TMPFILE).
  *
- * Passthrough: when the session negotiated FUSE_PASSTHROUGH, a filesystem can
- * hand the kernel the file to read and write itself by returning
+ * Passthrough: when the session negotiated FUSE_PASSTHROUGH (which it asks for
+ * at INIT only when `features.passthrough` is set: an open reply asking for it
+ * without that is served plain, with one warning that says so), a filesystem
+ * can hand the kernel the file to read and write itself by returning
  * `backingFd` and `passthrough: true`. The session registers the fd with the
  * kernel (FUSE_DEV_IOC_BACKING_OPEN) once per inode and shares that backing id
  * among all opens of the inode, because the kernel requires every open of an
