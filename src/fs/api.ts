@@ -5,7 +5,9 @@
  * inodes by `nodeid` (a number the filesystem chose when it answered LOOKUP,
  * MKDIR, CREATE, …; 1 is the root), not by path. Every method is optional: an
  * operation the filesystem leaves out is answered ENOSYS, and for the ones the
- * kernel caches (OPEN, FLUSH, …) the kernel then stops asking.
+ * kernel caches (OPEN, FLUSH, …) the kernel then stops asking. STATFS is the
+ * exception, as in libfuse: without statfs() it is answered with names up to
+ * 255 bytes, 512-byte blocks and every count 0, so that df(1) works.
  *
  * Errors: throw `new FuseError('ENOENT')`, or let a Node `fs` error (whose
  * `code` is an errno name) propagate; the session turns either into the
@@ -297,6 +299,7 @@ export interface Filesystem {
   readdirplus?(ctx: RequestContext, nodeid: number, fh: number, offset: number, out: DirentPlusSink): Promise<void>;
   releasedir?(ctx: RequestContext, nodeid: number, fh: number): Promise<void>;
   fsyncdir?(ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): Promise<void>;
+  /** Absent: answered with namelen 255, bsize 512 and every other field 0 (see above). */
   statfs?(ctx: RequestContext, nodeid: number): Promise<Statfs>;
   /**
    * flags: XATTR_CREATE (1) / XATTR_REPLACE (2). `value` is a view into the
