@@ -208,11 +208,15 @@ t.test('max_stack_depth 2 on request', async (t) => {
   t.equal(initOut(s.transport.replies[0]).maxStackDepth, 2);
 });
 
-t.test('a filesystem that does not ask for passthrough: nothing requested, no ioctl', async (t) => {
+t.test('a filesystem that does not ask for passthrough at INIT: nothing requested, no ioctl, one warning', async (t) => {
   const s = await start({}, { features: {} });
   t.equal(initOut(s.transport.replies[0]).flags2 & bit('FUSE_PASSTHROUGH'), 0);
+  t.notMatch(s.logs.join('\n'), /passthrough off/, 'no warning at INIT: nobody asked');
+  // Its open() asks for passthrough all the same.
   const open = openOut(await roundTrip(s, openRequest(2, 5)));
+  openOut(await roundTrip(s, openRequest(3, 7)));
   t.equal(open.openFlags, FOPEN_KEEP_CACHE, 'served plain');
   t.same(s.ioctls, []);
-  t.notMatch(s.logs.join('\n'), /passthrough off/, 'no warning: nobody asked');
+  t.equal(s.logs.filter((l) => /passthrough off/.test(l)).length, 1, 'one warning for both opens');
+  t.match(s.logs.join('\n'), /did not ask for it at INIT: set `features: \{ passthrough: true \}`/, 'saying what to set');
 });

@@ -5,7 +5,9 @@
  * inodes by `nodeid` (a number the filesystem chose when it answered LOOKUP,
  * MKDIR, CREATE, …; 1 is the root), not by path. Every method is optional: an
  * operation the filesystem leaves out is answered ENOSYS, and for the ones the
- * kernel caches (OPEN, FLUSH, …) the kernel then stops asking.
+ * kernel caches (OPEN, FLUSH, …) the kernel then stops asking. STATFS is the
+ * exception, as in libfuse: without statfs() it is answered with names up to
+ * 255 bytes, 512-byte blocks and every count 0, so that df(1) works.
  *
  * Errors: throw `new FuseError('ENOENT')`, or let a Node `fs` error (whose
  * `code` is an errno name) propagate; the session turns either into the
@@ -49,14 +51,14 @@ export interface RequestContext {
    * with U+FFFD in it and no longer names the file. These are the exact
    * bytes. Set for every request that carries an entry name: LOOKUP, MKNOD,
    * MKDIR, SYMLINK (the new entry), UNLINK, RMDIR, RENAME (the old name),
-   * LINK (the new name), CREATE; not for xattr names. A view into the
-   * session's read buffer, valid only until the handler's promise settles:
-   * copy it to keep it. Absent when the caller is not the session (tests).
+   * LINK (the new name), CREATE; not for xattr names. The handler's own copy,
+   * not a view into the session's read buffer: read it after an await, or keep
+   * it. Absent when the caller is not the session (tests).
    */
   readonly nameBytes?: Buffer;
-  /** RENAME: the exact bytes of the new name (see nameBytes; a view too). */
+  /** RENAME: the exact bytes of the new name (see nameBytes; a copy too). */
   readonly newNameBytes?: Buffer;
-  /** SYMLINK: the exact bytes of the link target (see nameBytes; a view too). */
+  /** SYMLINK: the exact bytes of the link target (see nameBytes; a copy too). */
   readonly targetBytes?: Buffer;
   /**
    * OPEN/CREATE that truncates (O_TRUNC, with atomicOTrunc negotiated) for a
@@ -103,8 +105,10 @@ export interface AttrReply {
 /**
  * The reply to OPEN (and the open half of CREATE / TMPFILE).
  *
- * Passthrough: when the session negotiated FUSE_PASSTHROUGH, a filesystem can
- * hand the kernel the file to read and write itself by returning
+ * Passthrough: when the session negotiated FUSE_PASSTHROUGH (which it asks for
+ * at INIT only when `features.passthrough` is set: an open reply asking for it
+ * without that is served plain, with one warning that says so), a filesystem
+ * can hand the kernel the file to read and write itself by returning
  * `backingFd` and `passthrough: true`. The session registers the fd with the
  * kernel (FUSE_DEV_IOC_BACKING_OPEN) once per inode and shares that backing id
  * among all opens of the inode, because the kernel requires every open of an
@@ -310,8 +314,13 @@ export interface Filesystem {
   readdirplus?(ctx: RequestContext, nodeid: number, fh: number, offset: number, out: DirentPlusSink): MaybePromise<void>;
   releasedir?(ctx: RequestContext, nodeid: number, fh: number): MaybePromise<void>;
   fsyncdir?(ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): MaybePromise<void>;
+  /** Absent: answered with namelen 255, bsize 512 and every other field 0 (see above). */
   statfs?(ctx: RequestContext, nodeid: number): MaybePromise<Statfs>;
-  /** flags: XATTR_CREATE (1) / XATTR_REPLACE (2). */
+  /**
+   * flags: XATTR_CREATE (1) / XATTR_REPLACE (2). `value` is a view into the
+   * session's read buffer, kept for this request until the promise settles:
+   * copy it if you keep it longer.
+   */
   setxattr?(ctx: RequestContext, nodeid: number, name: string, value: Buffer, flags: number): MaybePromise<void>;
   /**
    * Return the whole value; the session answers size queries and ERANGE itself. Missing:
@@ -331,6 +340,7 @@ export interface Filesystem {
   /** flock(2) on an open file; op is LOCK_SH/LOCK_EX/LOCK_UN, with LOCK_NB when the caller would not wait. */
   flock?(ctx: RequestContext, nodeid: number, fh: number, owner: bigint, op: number): MaybePromise<void>;
   bmap?(ctx: RequestContext, nodeid: number, blocksize: number, block: number): MaybePromise<number>;
+  /** `input` is a view into the session's read buffer, as WRITE's `data` is. */
   ioctl?(ctx: RequestContext, nodeid: number, fh: number, cmd: number, arg: bigint, input: Buffer, outSize: number, flags: number): MaybePromise<{ result: number; output?: Buffer }>;
   /** Returns the ready events (POLLIN …). `kh` is set when the kernel wants a NOTIFY_POLL later. */
   poll?(ctx: RequestContext, nodeid: number, fh: number, events: number, kh: bigint | null): MaybePromise<number>;

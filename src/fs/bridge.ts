@@ -24,12 +24,18 @@ import { splitTimeout } from '../protocol/types';
 import type { Dispatcher, Reply, RequestContext } from '../kernel/session';
 import {
   F_RDLCK, F_WRLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN,
-  type ConnectionInfo, type Dirent, type Entry, type Filesystem, type MaybePromise, type OpenReply, type SetattrArgs,
+  type ConnectionInfo, type Dirent, type Entry, type Filesystem, type MaybePromise, type OpenReply, type SetattrArgs, type Statfs,
   type StatxReply,
 } from './api';
 
 const DEFAULT_TIMEOUT = 1;
 const DEFAULT_MAX_WRITE = 1024 * 1024;
+/**
+ * STATFS for a filesystem without statfs(): what libfuse's lowlevel layer answers (names up to
+ * 255 bytes, 512-byte blocks, no counts), so that df(1) and statvfs(3) work instead of failing
+ * with ENOSYS.
+ */
+const DEFAULT_STATFS: Statfs = { blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, bsize: 512, namelen: 255, frsize: 0 };
 
 type Handler<O extends KnownOpcode> = (fs: Filesystem, req: RequestOf<O>, ctx: RequestContext) => Reply | Promise<Reply>;
 interface Row<O extends KnownOpcode> {
@@ -305,8 +311,9 @@ const TABLE: Table = {
       then(fs.write!(ctx, req.header.nodeid, req.fh, req.offset, req.data, req.writeFlags), (n) => encodeWriteReply(req.header.unique, n)),
   },
   [Opcode.STATFS]: {
-    needs: ['statfs'],
-    run: async (fs, req, ctx) => encodeStatfsReply(req.header.unique, await fs.statfs!(ctx, req.header.nodeid)),
+    needs: [],
+    run: async (fs, req, ctx) =>
+      encodeStatfsReply(req.header.unique, fs.statfs === undefined ? DEFAULT_STATFS : await fs.statfs(ctx, req.header.nodeid)),
   },
   [Opcode.RELEASE]: {
     needs: ['release'],

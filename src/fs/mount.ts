@@ -67,8 +67,8 @@ const DEFAULT_INIT_TIMEOUT_MS = 10000;
  * Mounts `filesystem` on `mountpoint` (needs root) and serves it from this process's event loop.
  * Resolves once the kernel's INIT has been answered, i.e. when the mount is usable. Fails with
  * a MountError that says why: not root, mountpoint missing or not a directory, mountpoint a
- * dead FUSE mount (clear it with `umount -l`), /dev/fuse missing, mount(8) failing, or invalid
- * options.
+ * dead FUSE mount (clear it with `umount -l`) or a live one (EBUSY: unmount it first),
+ * /dev/fuse missing, mount(8) failing, or invalid options.
  */
 export async function mount(filesystem: Filesystem | ThreadedFilesystem, target: string, options: MountOptions = {}): Promise<MountHandle> {
   if (typeof (filesystem as ThreadedFilesystem).module === 'string') {

@@ -170,6 +170,8 @@ export class BackingRegistry {
   /** Passthrough negotiated at INIT and not switched off since. */
   private active = false;
   private isNegotiated = false;
+  /** INIT was answered without the filesystem asking for passthrough. */
+  private notAsked = false;
   private reasonOff: string | null = 'INIT not answered yet';
   private warned = false;
   private maxStackDepth = 1;
@@ -199,6 +201,7 @@ export class BackingRegistry {
    */
   negotiated(granted: boolean, wanted = granted, why?: string, maxStackDepth = 1): void {
     this.isNegotiated = granted;
+    this.notAsked = !wanted;
     this.maxStackDepth = maxStackDepth;
     this.active = granted;
     if (this.shared !== undefined) this.shared.active = granted;
@@ -275,7 +278,14 @@ export class BackingRegistry {
   open(nodeid: number, intent: OpenIntent): OpenOut {
     const wants = intent.passthrough === true || (intent.openFlags & FOPEN_PASSTHROUGH) !== 0;
     const flags = intent.openFlags & ~FOPEN_PASSTHROUGH;
-    if (!this.isNegotiated) return { fh: intent.fh, openFlags: flags };
+    if (!this.isNegotiated) {
+      // A filesystem that hands out backing files without having asked at INIT would otherwise
+      // be served plain without a word (the kernel cannot be asked after INIT).
+      if (wants && this.notAsked) {
+        this.warnOnce(`passthrough off: an open reply (nodeid ${nodeid}) asked for passthrough, but the filesystem did not ask for it at INIT: set \`features: { passthrough: true }\` on it; until then READ/WRITE go through the server.`);
+      }
+      return { fh: intent.fh, openFlags: flags };
+    }
     const shared = this.shared;
     if (shared !== undefined) return shared.locked(() => this.openShared(shared, nodeid, intent, wants, flags));
 
@@ -412,6 +422,7 @@ export class BackingRegistry {
     this.shared?.locked(() => this.shared!.clear());
     // Handlers still finishing answer plain, untracked: their replies are not written any more.
     this.isNegotiated = false;
+    this.notAsked = false;
   }
 
   /** BACKING_OPEN; 0 when the kernel refused this file (or, from now on, every file). */

@@ -4,7 +4,7 @@ import type { ErrnoName } from '../protocol/errors';
 /**
  * Mounting, unmounting or opening /dev/fuse failed. `code` is the errno name that best says
  * why ('EPERM' not root, 'ENOENT' no mountpoint or no /dev/fuse, 'ENOTCONN' dead FUSE mount,
- * 'EBUSY' busy at unmount …), so callers can branch on it the way they do on Node's fs errors;
+ * 'EBUSY' busy at unmount or already a FUSE mount at mount …), so callers can branch on it the way they do on Node's fs errors;
  * the message says what to do about it.
  */
 export class MountError extends Error {

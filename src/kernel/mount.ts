@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { connectionId } from './device';
 import { errnoCodeOf, MountError } from './errors';
 
 /** Mount options the kernel's fuse filesystem and mount(8) take, typed. */
@@ -95,8 +96,10 @@ export function mountArgs(mountpoint: string, options: MountOptions = {}, childF
 
 /**
  * Refuses a mountpoint that cannot take a FUSE mount, saying why: missing, not a directory (for
- * a directory root), or a dead FUSE mount — whose server exited, so every access fails with
- * ENOTCONN, and mounting on it would silently stack on top of the corpse.
+ * a directory root), a dead FUSE mount — whose server exited, so every access fails with
+ * ENOTCONN, and mounting on it would silently stack on top of the corpse — or a live one, which
+ * the new mount would hide while its server goes on serving nobody (the CLI refuses it with the
+ * same mountinfo lookup, connectionId).
  */
 export async function checkMountpoint(mountpoint: string, rootMode = S_IFDIR): Promise<void> {
   let st: fs.Stats;
@@ -114,6 +117,9 @@ export async function checkMountpoint(mountpoint: string, rootMode = S_IFDIR): P
   }
   if ((rootMode & S_IFMT) === S_IFDIR && !st.isDirectory()) {
     throw new MountError('ENOTDIR', mountpoint, `mountpoint ${mountpoint} is not a directory`);
+  }
+  if (connectionId(await fs.promises.realpath(mountpoint)) !== undefined) {
+    throw new MountError('EBUSY', mountpoint, `${mountpoint} is already a FUSE mount: unmount it first (umount ${mountpoint}), or mount somewhere else`);
   }
 }
 

@@ -56,9 +56,8 @@ export class RequestContext {
   readonly pid: number;
   /** The caller's umask, for operations that create a node (set by the dispatcher). */
   umask = 0;
-  // [name bytes, set by src/fs/bridge.ts] The exact bytes of the request's names (Linux names
-  // need not be UTF-8); views into the read buffer. Fields of their own, so every context keeps
-  // one shape.
+  // The exact bytes of the request's names (Linux names need not be UTF-8), set by the bridge;
+  // copies, not views into the read buffer. Fields of their own, so every context keeps one shape.
   nameBytes: Buffer | undefined = undefined;
   newNameBytes: Buffer | undefined = undefined;
   targetBytes: Buffer | undefined = undefined;

@@ -1,8 +1,10 @@
 // The typed requests decodeRequest() produces: a discriminated union on `opcode`.
 //
-// Buffers in a request (nameBytes, data, value, extensions) are views into the buffer that was
-// decoded, not copies: finish with them (or copy them) before that buffer is reused for the next
-// read from /dev/fuse.
+// Names (nameBytes, newNameBytes, targetBytes) are copies that the request owns: a handler may
+// read them after an await. The other buffers in a request (data, value, extensions) are views
+// into the buffer that was decoded: finish with them (or copy them) before that buffer is reused
+// for the next read from /dev/fuse (the session keeps it for WRITE, SETXATTR and IOCTL until
+// they are answered).
 import { Opcode } from './constants';
 import type { FileLock, InHeader } from './types';
 

@@ -455,13 +455,12 @@ export class Loopback implements Filesystem {
     const name = exactName(ctx.nameBytes, utf8Name);
     checkName(name);
     const dir = this.inodes.get(parent);
-    // The target is not kept: the view itself is good for the call.
     sys.symlinkat(ctx.targetBytes ?? target, this.inodes.fd(dir), name);
     return this.created(ctx, dir, name, S_IFLNK | 0o777);
   }
 
   async link(ctx: RequestContext, nodeid: number, newParent: number, utf8NewName: string): Promise<Entry> {
-    // Not recorded (the inode is pinned): the view itself is good for the call.
+    // Not recorded: the inode is pinned.
     const newName = ctx.nameBytes ?? utf8NewName;
     checkName(newName);
     const inode = this.inodes.get(nodeid);

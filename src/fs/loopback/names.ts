@@ -31,12 +31,11 @@ export function checkName(name: string | Buffer): void {
 
 /**
  * The name to hand the syscalls and to record: the request's exact bytes when
- * the session passed them (ctx.nameBytes …), copied because they are a view
- * into the session's read buffer and the inode table keeps names to reopen
- * files by; else the string (direct callers).
+ * the session passed them (ctx.nameBytes …; the request's own copy, which the
+ * inode table may keep to reopen files by), else the string (direct callers).
  */
 export function exactName(bytes: Buffer | undefined, name: string): string | Buffer {
-  return bytes === undefined ? name : Buffer.from(bytes);
+  return bytes ?? name;
 }
 
 /** The path through which the file behind `fd` (an O_PATH fd too) is reached without a path walk. */
