@@ -12,6 +12,7 @@ import { Session } from '../kernel/session';
 import { deviceTransport } from '../kernel/transport';
 import type { Filesystem } from './api';
 import { Bridge } from './bridge';
+import { Errno } from '../protocol/errors';
 
 export interface MountOptions extends KernelMountOptions {
   /** One line per unexpected failure (a handler throwing a non-errno error). Default: console.error. */
@@ -69,6 +70,9 @@ export async function mount(filesystem: Filesystem, target: string, options: Mou
   const handed = handedFd(target);
   if (handed === undefined) resolveMountOptions(target, options); // invalid options fail before anything is opened
   const bridge = new Bridge(filesystem);
+  if (handed === undefined && options.allowRoot) {
+    allowOwnerAndRoot(bridge, resolveMountOptions(target, options).userId);
+  }
   const maxWrite = bridge.maxWrite;
   if (!(Number.isInteger(maxWrite) && maxWrite >= 4096 && maxWrite <= 16 * 1024 * 1024)) {
     throw new MountError('EINVAL', target, `invalid features.maxWrite ${maxWrite}: needs 4096..16 MiB`);
@@ -128,6 +132,12 @@ function serve({ fd, watch }: MountedDevice, bridge: Bridge, options: MountOptio
     void unmountPath(mountpoint, { lazy: true }).catch(() => {});
     throw err;
   }
+}
+
+/** allow_root: requests of users other than the owner and root are refused, as libfuse does. */
+function allowOwnerAndRoot(bridge: Bridge, owner: number): void {
+  const dispatch = bridge.dispatch.bind(bridge);
+  bridge.dispatch = (req, ctx) => (ctx.uid === owner || ctx.uid === 0 ? dispatch(req, ctx) : Errno.EACCES);
 }
 
 class Handle implements MountHandle {

@@ -24,6 +24,11 @@ export interface MountOptions {
   subtype?: string;
   /** allow_other: users other than the mount owner may use the mount. */
   allowOther?: boolean;
+  /**
+   * allow_root: the owner and root may use the mount, nobody else. The kernel knows only
+   * allow_other, so the mount gets that and the server refuses other users (EACCES), as libfuse.
+   */
+  allowRoot?: boolean;
   /** default_permissions: the kernel checks permissions from the attributes itself. */
   defaultPermissions?: boolean;
   /** ro. */
@@ -111,6 +116,7 @@ export function resolveMountOptions(mountpoint: string, options: MountOptions = 
     fsname: name('fsname', options.fsname),
     subtype: name('subtype', options.subtype),
     allowOther: flag('allowOther'),
+    allowRoot: flag('allowRoot'),
     defaultPermissions: flag('defaultPermissions'),
     readOnly: flag('readOnly'),
     suid: flag('suid'),
@@ -129,7 +135,7 @@ export function resolveMountOptions(mountpoint: string, options: MountOptions = 
 /** The options both routes pass on: the kernel's own and the generic mount flags. */
 function commonOptions(o: ResolvedMountOptions): string[] {
   const opts: string[] = [];
-  if (o.allowOther) opts.push('allow_other');
+  if (o.allowOther || o.allowRoot) opts.push('allow_other');
   if (o.defaultPermissions) opts.push('default_permissions');
   if (o.maxRead !== undefined) opts.push(`max_read=${o.maxRead}`);
   if (o.readOnly) opts.push('ro');
