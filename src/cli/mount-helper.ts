@@ -34,13 +34,11 @@ function isDirectory(p: string): boolean {
  * → `-o ro --passthrough=rw --debug`. Underscores and dashes are alike (`attr_timeout`).
  */
 export function expandOptionKeys(args: readonly string[], table: OptionTable): string[] {
+  // Operands after '--' are left alone.
+  const end = args.includes('--') ? args.indexOf('--') : args.length;
   const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
+  for (let i = 0; i < end; i++) {
     const arg = args[i];
-    if (arg === '--') {
-      out.push(...args.slice(i));
-      break;
-    }
     let list: string | undefined;
     if (arg === '-o' || arg === '--options') list = args[++i];
     else if (/^(-o|--options)=/.test(arg)) list = arg.slice(arg.indexOf('=') + 1);
@@ -59,5 +57,5 @@ export function expandOptionKeys(args: readonly string[], table: OptionTable): s
     }
     if (kept.length > 0) out.push('-o', kept.join(','));
   }
-  return out;
+  return [...out, ...args.slice(end)];
 }
