@@ -792,6 +792,7 @@ static napi_value init(napi_env env, napi_value exports)
 	napi_set_named_property(env, exports, "scratch", scratch);
 	napi_set_named_property(env, exports, "constants", constants(env));
 	lock_wait_init(env, exports);
+	commfd_init(env, exports);
 	return exports;
 }
 

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { commonOptions } from '../src/cli/command';
+import { expandOptionKeys, fromMountHelper } from '../src/cli/mount-helper';
 import { mountOptions } from '../src/cli/commands/mount';
 import { umountOptions } from '../src/cli/commands/umount';
 import { UsageError } from '../src/cli/errors';
@@ -191,4 +192,34 @@ t.test('normalizeArgs: --flag=VALUE on a boolean must be true or false', async (
   t.same(normalizeArgs(['--debug=false'], TABLES), ['--debug=false']);
   t.throws(() => normalizeArgs(['--debug=yes'], TABLES), { message: /^--debug: expected true or false, got 'yes'/ });
   t.throws(() => normalizeArgs(['-l=now'], TABLES), UsageError);
+});
+
+t.test('the mount.fuse3 command line: `tsfuse SRC MNT -o OPTS` is a daemon mount; -o keys name options', async (t) => {
+  const commands = ['mount', 'umount'];
+  t.same(fromMountHelper(['/srv/a', '/mnt/b', '-o', 'rw'], commands), ['mount', '--daemon', '/srv/a', '/mnt/b', '-o', 'rw']);
+  t.same(fromMountHelper(['mont', 'a', 'b'], commands), ['mont', 'a', 'b'], 'a mistyped command stays one');
+  t.same(fromMountHelper(['mount', '/a', '/b'], commands), ['mount', '/a', '/b']);
+  t.same(
+    expandOptionKeys(['mount', '/a', '/b', '-o', 'rw,passthrough=rw,attr_timeout=2,debug,allow_other,dev,suid'], mountOptions),
+    ['mount', '/a', '/b', '--passthrough=rw', '--attr-timeout=2', '--debug', '-o', 'rw,allow_other,dev,suid'],
+  );
+  t.same(expandOptionKeys(['-oauto_unmount', '--', '-o', 'debug'], mountOptions), ['--auto-unmount', '--', '-o', 'debug'], 'nothing after --');
+});
+
+t.test('-o: the options users expect, nosuid,nodev unless asked, x-* and mount(8)\'s own ignored', async (t) => {
+  t.same(parseMountOptions('suid,dev,noexec,noatime,max_read=65536,allow_root,auto_unmount,x-systemd.automount,noauto,nofail'), {
+    allowOther: false,
+    defaultPermissions: false,
+    readOnly: false,
+    suid: true,
+    dev: true,
+    noexec: true,
+    atime: 'noatime',
+    maxRead: 65536,
+    allowRoot: true,
+    autoUnmount: true,
+  });
+  t.same(parseMountOptions('suid,nosuid').suid, false, 'the later one wins');
+  t.throws(() => parseMountOptions('max_read=lots'), { message: /max_read= needs a positive number/ });
+  t.throws(() => parseMountOptions('a,ro,b'), { message: /^unknown mount options 'a', 'b' \(known: / });
 });

@@ -195,7 +195,7 @@ t.test('mount errors say why', async (t) => {
   const geteuid = process.geteuid;
   process.geteuid = () => 1000;
   try {
-    await t.rejects(mount(sampleFs(), mnt), { name: 'MountError', code: 'EPERM', message: /needs root.*uid 1000/ }, 'not root');
+    await t.rejects(mount(sampleFs(), mnt, { via: 'mount' }), { name: 'MountError', code: 'EPERM', message: /needs root.*uid 1000.*fusermount3/ }, 'mount(8) is not for users');
   } finally {
     process.geteuid = geteuid;
   }

@@ -239,6 +239,7 @@ t.test('human output: one aligned table, then the verdict line', async (t) => {
   const row = (name: string): string => lines.find((l) => l.startsWith(name + ' ')) ?? '';
   t.match(row('protocol'), /^protocol\s+7\.45\s+major\.minor of the INIT request/);
   t.match(row('passthrough'), /offered, usable \(max_stack_depth 1\)/);
+  t.match(row('mount routes'), /mount\(8\) (yes|no), fusermount3 no \(not installed\)/, 'which ways to mount this user has');
   // The "how" column starts at the same place on every row that has one: the rows whose how is
   // 'test' (kernel, /dev/fuse, CAP_SYS_ADMIN, fusermount3, kernel config) end at the same column.
   const testRows = lines.filter((l) => l.endsWith('  test'));

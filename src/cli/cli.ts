@@ -9,6 +9,7 @@ import { probeCommand } from './commands/probe';
 import { umountCommand } from './commands/umount';
 import { CliError, UsageError } from './errors';
 import { Logger } from './log';
+import { expandOptionKeys, fromMountHelper } from './mount-helper';
 import {
   ENV_PREFIX,
   envName,
@@ -38,7 +39,8 @@ const EXIT_STATUS = 'Exit status: 0 success, 1 failure, 2 bad command line, envi
 export async function main(rawArgs: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const log = Logger.console();
   try {
-    const args = normalizeArgs(rawArgs, ALL_TABLES);
+    const asMount = expandOptionKeys(fromMountHelper(rawArgs, COMMANDS.map((c) => c.name)), mountCommand.options);
+    const args = normalizeArgs(asMount, ALL_TABLES);
     const chosen = await parseCommandLine(args);
     const cwd = process.cwd();
     const common = resolveOptions(commonOptions, { cli: chosen.argv, env, cwd });

@@ -139,16 +139,59 @@ export interface FuseMountOptions {
   fsname?: string;
   /** subtype=NAME: the type shows as fuse.NAME (default: tsfuse). */
   subtype?: string;
+  /** suid / nosuid (default nosuid, as libfuse). */
+  suid?: boolean;
+  /** dev / nodev (default nodev, as libfuse). */
+  dev?: boolean;
+  /** noexec / exec. */
+  noexec?: boolean;
+  atime?: 'noatime' | 'relatime' | 'strictatime';
+  /** max_read=BYTES. */
+  maxRead?: number;
+  /** auto_unmount: the mount goes away when the server dies. */
+  autoUnmount?: boolean;
+  /** allow_root: like allow_other, for root only. */
+  allowRoot?: boolean;
 }
 
 /** mount(8) splits its -o list on commas and '=', /proc/mounts on whitespace (kernel/mount.ts checks the same). */
 export const MOUNT_NAME = /^[^\s,=\\]+$/;
 
-export const MOUNT_OPTION_NAMES = ['allow_other', 'default_permissions', 'ro', 'rw', 'fsname=NAME', 'subtype=NAME'];
+export const MOUNT_OPTION_NAMES = [
+  'allow_other', 'allow_root', 'default_permissions', 'ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec',
+  'noatime', 'relatime', 'strictatime', 'fsname=NAME', 'subtype=NAME', 'max_read=BYTES', 'auto_unmount', 'x-* (ignored)',
+];
+
+/** Flags without a value: what each sets. */
+const MOUNT_FLAGS: Record<string, (o: FuseMountOptions) => void> = {
+  allow_other: (o) => (o.allowOther = true),
+  allow_root: (o) => (o.allowRoot = true),
+  default_permissions: (o) => (o.defaultPermissions = true),
+  ro: (o) => (o.readOnly = true),
+  rw: (o) => (o.readOnly = false),
+  suid: (o) => (o.suid = true),
+  nosuid: (o) => (o.suid = false),
+  dev: (o) => (o.dev = true),
+  nodev: (o) => (o.dev = false),
+  exec: (o) => (o.noexec = false),
+  noexec: (o) => (o.noexec = true),
+  noatime: (o) => (o.atime = 'noatime'),
+  relatime: (o) => (o.atime = 'relatime'),
+  strictatime: (o) => (o.atime = 'strictatime'),
+  auto_unmount: (o) => (o.autoUnmount = true),
+};
+
+/**
+ * What mount(8) and fstab put in the list for themselves (mount.fuse3 passes some on): they
+ * mean nothing to the filesystem, so they are ignored, as is every x-* option (mount(8)'s rule
+ * for options meant for other programs, e.g. x-systemd.automount).
+ */
+const MOUNT8_OWN = new Set(['defaults', 'auto', 'noauto', 'user', 'nouser', 'users', 'owner', 'group', 'nofail', '_netdev']);
 
 export function parseMountOptions(value: unknown): FuseMountOptions {
   const parts = Array.isArray(value) ? value : [value];
   const out: FuseMountOptions = { allowOther: false, defaultPermissions: false, readOnly: false };
+  const unknown: string[] = [];
   for (const part of parts) {
     if (typeof part !== 'string') throw new ValueError(`expected comma-separated mount options, got ${show(part)}`);
     for (const item of part.split(',')) {
@@ -156,25 +199,26 @@ export function parseMountOptions(value: unknown): FuseMountOptions {
       const eq = item.indexOf('=');
       const name = eq < 0 ? item : item.slice(0, eq);
       const arg = eq < 0 ? undefined : item.slice(eq + 1);
-      switch (name) {
-        case 'allow_other':
-        case 'default_permissions':
-        case 'ro':
-        case 'rw':
-          if (arg !== undefined) throw new ValueError(`mount option ${name} takes no value`);
-          if (name === 'allow_other') out.allowOther = true;
-          else if (name === 'default_permissions') out.defaultPermissions = true;
-          else out.readOnly = name === 'ro';
-          break;
-        case 'fsname':
-        case 'subtype':
-          if (!arg || !MOUNT_NAME.test(arg)) throw new ValueError(`mount option ${name}= needs a name without spaces, commas, '=' or '\\'`);
-          out[name] = arg;
-          break;
-        default:
-          throw new ValueError(`unknown mount option '${name}' (known: ${MOUNT_OPTION_NAMES.join(', ')})`);
+      if (name.startsWith('x-') || MOUNT8_OWN.has(name)) continue;
+      const flag = MOUNT_FLAGS[name];
+      if (flag) {
+        if (arg !== undefined) throw new ValueError(`mount option ${name} takes no value`);
+        flag(out);
+      } else if (name === 'fsname' || name === 'subtype') {
+        if (!arg || !MOUNT_NAME.test(arg)) throw new ValueError(`mount option ${name}= needs a name without spaces, commas, '=' or '\\'`);
+        out[name] = arg;
+      } else if (name === 'max_read') {
+        const n = arg === undefined || !/^\d+$/.test(arg) ? NaN : Number(arg);
+        if (!(n > 0 && n <= 0xffffffff)) throw new ValueError(`mount option max_read= needs a positive number of bytes`);
+        out.maxRead = n;
+      } else {
+        unknown.push(name);
       }
     }
+  }
+  if (unknown.length > 0) {
+    const list = unknown.map((n) => `'${n}'`).join(', ');
+    throw new ValueError(`unknown mount option${unknown.length > 1 ? 's' : ''} ${list} (known: ${MOUNT_OPTION_NAMES.join(', ')})`);
   }
   return out;
 }

@@ -1,15 +1,18 @@
 // mount(): a Filesystem on a directory, served by this process until unmounted.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { abortConnection, connectionId, openDevice } from '../kernel/device';
+import { abortConnection, connectionId } from '../kernel/device';
 import { MountError } from '../kernel/errors';
-import { checkMountpoint, mountDevice, requireRoot, resolveMountOptions, unmount as unmountPath } from '../kernel/mount';
-import type { MountOptions as KernelMountOptions } from '../kernel/mount';
+import { checkHandedFd, handedFd, mountpointOfConnection } from '../kernel/handed-fd';
+import { checkMountpoint, mountFuse, requireRoot, resolveMountOptions, unmount as unmountPath } from '../kernel/mount';
+import type { MountedDevice, MountOptions as KernelMountOptions } from '../kernel/mount';
+import { releaseWatchdog } from '../kernel/watchdog';
 import type { IoctlFunction } from '../kernel/backing';
 import { Session, type SessionStats } from '../kernel/session';
 import { deviceTransport } from '../kernel/transport';
 import type { Filesystem, ThreadedFilesystem } from './api';
 import { Bridge } from './bridge';
+import { Errno } from '../protocol/errors';
 import { mountThreaded } from './threads';
 
 export interface MountOptions extends KernelMountOptions {
@@ -64,11 +67,13 @@ export interface MountHandle {
 const DEFAULT_INIT_TIMEOUT_MS = 10000;
 
 /**
- * Mounts `filesystem` on `mountpoint` (needs root) and serves it from this process's event loop.
- * Resolves once the kernel's INIT has been answered, i.e. when the mount is usable. Fails with
- * a MountError that says why: not root, mountpoint missing or not a directory, mountpoint a
- * dead FUSE mount (clear it with `umount -l`) or a live one (EBUSY: unmount it first),
- * /dev/fuse missing, mount(8) failing, or invalid options.
+ * Mounts `filesystem` on `mountpoint` and serves it from this process's event loop: with
+ * mount(8) as root, through fusermount3 otherwise (see `via`). A
+ * mountpoint `/dev/fd/N` is a /dev/fuse fd a privileged parent already mounted: it is served as
+ * it is. Resolves once the kernel's INIT has been answered, i.e. when the mount is usable. Fails
+ * with a MountError that says why: mountpoint missing or not a directory, mountpoint a dead FUSE
+ * mount (clear it with `umount -l`), /dev/fuse missing, mount(8) or fusermount3 failing, or
+ * invalid options. A ThreadedFilesystem is served on `threads` threads (root only for now).
  */
 export async function mount(filesystem: Filesystem | ThreadedFilesystem, target: string, options: MountOptions = {}): Promise<MountHandle> {
   if (typeof (filesystem as ThreadedFilesystem).module === 'string') {
@@ -77,32 +82,44 @@ export async function mount(filesystem: Filesystem | ThreadedFilesystem, target:
   if (options.threads !== undefined && options.threads !== 1) {
     throw new MountError('EINVAL', target, `threads: ${options.threads}: a Filesystem object is served by one thread; give { module, export, data } to serve on several (see ThreadedFilesystem)`);
   }
-  const mountpoint = await prepareMount(target, options);
+  const handed = handedFd(target);
+  if (handed === undefined) resolveMountOptions(target, options); // invalid options fail before anything is opened
   const bridge = new Bridge(filesystem as Filesystem);
+  if (handed === undefined && options.allowRoot) {
+    allowOwnerAndRoot(bridge, resolveMountOptions(target, options).userId);
+  }
   const maxWrite = bridge.maxWrite;
   if (!(Number.isInteger(maxWrite) && maxWrite >= 4096 && maxWrite <= 16 * 1024 * 1024)) {
-    throw new MountError('EINVAL', mountpoint, `invalid features.maxWrite ${maxWrite}: needs 4096..16 MiB`);
+    throw new MountError('EINVAL', target, `invalid features.maxWrite ${maxWrite}: needs 4096..16 MiB`);
   }
-  const fd = openDevice();
-  // The kernel fails reads into buffers shorter than max_write + 80 bytes with EINVAL.
-  const transport = deviceTransport(fd, maxWrite + 4096, options.transport);
-  const session = new Session(transport, bridge, {
-    log: options.log,
-    debug: options.debug,
-    backing: { deviceFd: fd, require: options.requirePassthrough, ioctl: options.backingIoctl },
-  });
-  try {
-    await mountDevice(fd, mountpoint, options);
-  } catch (err) {
-    transport.close();
-    throw err;
+  let mountpoint: string;
+  let device: MountedDevice;
+  if (handed !== undefined) {
+    // The parent mounted it and unmounts it; where, is only for unmount() and messages.
+    mountpoint = mountpointOfConnection(checkHandedFd(handed)) ?? target;
+    device = { fd: handed };
+  } else {
+    await checkMountpoint(target, options.rootMode);
+    // As mount(8) and /proc/self/mountinfo will name it; resolved now, while no request of it
+    // can come back to this process.
+    mountpoint = await fs.promises.realpath(path.resolve(target));
+    device = await mountFuse(mountpoint, options);
+  }
+  const session = serve(device, bridge, options, mountpoint);
+  // auto_unmount: the session ends when the mount is gone; only our death may wake the watchdog.
+  if (device.watch !== undefined) {
+    const watch = device.watch;
+    void session.closed.then(() => releaseWatchdog(watch));
   }
   session.start();
-  await awaitInit(session, mountpoint, options);
+  await awaitInit(session, mountpoint, options, handed === undefined);
   return new Handle(mountpoint, session, connectionId(mountpoint));
 }
 
-/** Checks the options, root and the mountpoint; returns the mountpoint as mountinfo will name it. */
+/**
+ * The root route's checks for a ThreadedFilesystem (src/fs/threads.ts): the options, root and
+ * the mountpoint; returns the mountpoint as mountinfo will name it.
+ */
 export async function prepareMount(target: string, options: MountOptions): Promise<string> {
   resolveMountOptions(target, options); // invalid options fail before anything is opened
   requireRoot(target);
@@ -112,8 +129,11 @@ export async function prepareMount(target: string, options: MountOptions): Promi
   return fs.promises.realpath(path.resolve(target));
 }
 
-/** Waits for INIT to be answered; on failure (or none within initTimeout) detaches the mount. */
-export async function awaitInit(session: Session, mountpoint: string, options: MountOptions): Promise<void> {
+/**
+ * Waits for INIT to be answered; on failure (or none within initTimeout) ends the session and,
+ * when the mount is ours (`detach`), detaches it.
+ */
+export async function awaitInit(session: Session, mountpoint: string, options: MountOptions, detach = true): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = options.initTimeout ?? DEFAULT_INIT_TIMEOUT_MS;
   try {
@@ -125,11 +145,35 @@ export async function awaitInit(session: Session, mountpoint: string, options: M
     ]);
   } catch (err) {
     session.close();
-    await unmountPath(mountpoint, { lazy: true }).catch(() => {});
+    if (detach) await unmountPath(mountpoint, { lazy: true }).catch(() => {});
     throw err instanceof MountError ? err : new MountError('EIO', mountpoint, `mounting ${mountpoint} failed at INIT: ${(err as Error).message}`, { cause: err });
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The session on a mounted device fd; a failure here unmounts what was just mounted. */
+function serve({ fd, watch }: MountedDevice, bridge: Bridge, options: MountOptions, mountpoint: string): Session {
+  try {
+    // The kernel fails reads into buffers shorter than max_write + 80 bytes with EINVAL.
+    const transport = deviceTransport(fd, bridge.maxWrite + 4096, options.transport);
+    return new Session(transport, bridge, {
+      log: options.log,
+      debug: options.debug,
+      backing: { deviceFd: fd, require: options.requirePassthrough, ioctl: options.backingIoctl },
+    });
+  } catch (err) {
+    fs.closeSync(fd);
+    if (watch !== undefined) releaseWatchdog(watch);
+    void unmountPath(mountpoint, { lazy: true }).catch(() => {});
+    throw err;
+  }
+}
+
+/** allow_root: requests of users other than the owner and root are refused, as libfuse does. */
+function allowOwnerAndRoot(bridge: Bridge, owner: number): void {
+  const dispatch = bridge.dispatch.bind(bridge);
+  bridge.dispatch = (req, ctx) => (ctx.uid === owner || ctx.uid === 0 ? dispatch(req, ctx) : Errno.EACCES);
 }
 
 export class Handle implements MountHandle {

@@ -499,3 +499,17 @@ export function setlkw(fd: number, cmd: number, lock: LockRequest,
   signal?: AbortSignal): Promise<void> {
   return wait(native.lockWait(fd, false, cmd, ...lockArgs(lock)), signal)
 }
+
+/** An AF_UNIX stream socket pair, both ends close-on-exec. */
+export function socketpair(): [number, number] {
+  return native.socketpair()
+}
+
+/**
+ * Waits up to `timeoutMs` (0: only what is already queued) for one fd sent as SCM_RIGHTS on
+ * `sock` (fusermount3's `_FUSE_COMMFD` protocol) and returns it, close-on-exec; -1 when the
+ * peer closed the socket without sending one. Throws ETIMEDOUT when nothing came.
+ */
+export function recvFd(sock: number, timeoutMs: number): number {
+  return native.recvFd(sock, timeoutMs)
+}

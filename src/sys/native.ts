@@ -53,6 +53,8 @@ export interface NativeSys {
   lockWait(fd: number, isFlock: boolean, op: number, type: number, whence: number, start: number,
     len: number, pid: number): [Promise<void>, LockWaitHandle | undefined]
   lockCancel(handle: LockWaitHandle): boolean
+  socketpair(): [number, number]
+  recvFd(sock: number, timeoutMs: number): number
 }
 
 declare const lockWaitBrand: unique symbol

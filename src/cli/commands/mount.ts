@@ -8,6 +8,7 @@ import { Loopback } from '../../fs/loopback';
 import { mount, type MountHandle, type MountOptions } from '../../fs/mount';
 import { connectionId } from '../../kernel/device';
 import { MountError } from '../../kernel/errors';
+import { handedFd } from '../../kernel/handed-fd';
 import {
   MOUNT_NAME,
   MOUNT_OPTION_NAMES,
@@ -83,6 +84,15 @@ export const mountOptions = {
     defaultDescription: 'kernel with --passthrough, else server',
     parse: parsePosixLocks,
   }),
+  autoUnmount: option({
+    describe:
+      'When this server dies, even by SIGKILL, the mount goes away instead of failing with "transport endpoint is not ' +
+      'connected" until unmounted (a watchdog process per mount; also -o auto_unmount). --auto-unmount=false: off',
+    cli: 'boolean',
+    default: undefined as boolean | undefined,
+    defaultDescription: 'true',
+    parse: parseBoolean,
+  }),
   debug: option({
     describe: 'Log one decoded line per request and per reply',
     cli: 'boolean',
@@ -123,7 +133,7 @@ type MountArgs = RunArgs<typeof mountOptions>;
 
 export const mountCommand = defineCommand({
   name: 'mount',
-  describe: 'Mirror the directory SRC at MNT',
+  describe: 'Mirror the directory SRC at MNT (as root with mount(8), otherwise through fusermount3)',
   positionals: [
     { name: 'src', describe: 'Directory to mirror' },
     { name: 'mnt', describe: 'Empty directory to mount on' },
@@ -131,9 +141,15 @@ export const mountCommand = defineCommand({
   options: mountOptions,
   epilogue:
     'Runs in the foreground until SIGINT/SIGTERM, then unmounts (lazily if the mount is busy) and exits 0. ' +
-    'With --daemon, returns once the mount is ready; stop it with `tsfuse umount MNT`.',
+    'With --daemon, returns once the mount is ready; stop it with `tsfuse umount MNT`.\n' +
+    'MNT /dev/fd/N: serve the /dev/fuse fd N that the parent process already mounted.\n' +
+    '`tsfuse SRC MNT -o OPTS` (what mount -t fuse.tsfuse and fstab run) is `tsfuse mount --daemon SRC MNT -o OPTS`; ' +
+    'there, every option of this command is also an -o key: -o passthrough=rw,attr_timeout=5,allow_other.',
   async run(args: MountArgs): Promise<number> {
     const { options } = args;
+    if (options.daemon && handedFd(args.positionals.mnt) !== undefined) {
+      throw new CliError(`--daemon with MNT ${args.positionals.mnt}: a handed fd is served in the foreground by the process it was handed to`);
+    }
     if (options.daemon && options.readyFd === undefined) {
       return daemonize({ args: args.args, logFile: options.logFile, log: args.log });
     }
@@ -155,9 +171,10 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
   const src = path.resolve(args.cwd, args.positionals.src);
   const mnt = path.resolve(args.cwd, args.positionals.mnt);
   checkSource(src);
-  checkMountpoint(mnt, src);
+  // /dev/fd/N: already mounted by the parent; mount() checks the fd.
+  const handed = handedFd(args.positionals.mnt) !== undefined;
+  if (!handed) checkMountpoint(mnt, src);
   if (options.statsFile !== undefined) checkStatsFile(options.statsFile);
-  checkRoot();
 
   // The daemon's stdout/stderr already are the log file.
   const log = options.logFile && pipe === undefined ? Logger.file(options.logFile) : args.log;
@@ -171,8 +188,10 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
       negativeTimeout: options.negativeTimeout,
       posixLocks: options.posixLocks,
     });
-    const handle = await mountOrExplain(loopback, mnt, {
+    const handle = await mountOrExplain(loopback, handed ? args.positionals.mnt : mnt, {
       ...options.options,
+      // Free per request (measured: the same kernel connection either way); one idle shell per mount.
+      autoUnmount: options.autoUnmount ?? options.options.autoUnmount ?? true,
       // SRC names the mount in /proc/mounts, unless its path is not a valid name.
       fsname: options.options.fsname ?? (MOUNT_NAME.test(src) ? src : 'tsfuse'),
       subtype: options.options.subtype ?? 'tsfuse',
@@ -304,10 +323,4 @@ function checkStatsFile(file: string): void {
     // reported below
   }
   if (!dir?.isDirectory()) throw new CliError(`--stats-file ${file}: ${path.dirname(file)} is not a directory`);
-}
-
-function checkRoot(): void {
-  if (process.geteuid?.() !== 0) {
-    throw new CliError('tsfuse mount must run as root: it mounts /dev/fuse with mount(8), which needs CAP_SYS_ADMIN');
-  }
 }

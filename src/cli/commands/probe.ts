@@ -42,6 +42,21 @@ export const probeCommand = defineCommand({
 
 const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
 
+/**
+ * Which ways of mounting this user has: mount(8) needs the privilege the live check used;
+ * fusermount3 must be setuid root, and it opens /dev/fuse with the user's own permissions.
+ */
+function mountRoutes(p: ProbeResult): string {
+  const why = !p.fusermount3
+    ? ' (not installed)'
+    : !(p.how.fusermount3 ?? '').includes('(setuid root)')
+      ? ' (not setuid root)'
+      : !p.devFuse.openable
+        ? ' (/dev/fuse not readable and writable by this user)'
+        : '';
+  return `mount(8) ${yesNo(p.canMount)}, fusermount3 ${why ? `no${why}` : 'yes'}`;
+}
+
 /** The human form: name, value, how it was found; then the verdict line. */
 export function formatProbe(p: ProbeResult): string {
   const rows: [string, string, string][] = [];
@@ -51,6 +66,7 @@ export function formatProbe(p: ProbeResult): string {
   rows.push(['CAP_SYS_ADMIN', `${yesNo(p.capSysAdmin)}${p.initialUserNs ? '' : ' (not the initial user namespace)'}`, how('privilege')]);
   rows.push(['can mount', yesNo(p.canMount), how('canMount')]);
   rows.push(['fusermount3', p.fusermount3Path ?? 'not installed', how('fusermount3')]);
+  rows.push(['mount routes', mountRoutes(p), 'tsfuse mount takes mount(8) as root, else fusermount3']);
   rows.push(['protocol', p.protocol ?? 'unknown', how('protocol')]);
   rows.push(['max_readahead', p.maxReadahead === null ? 'unknown' : String(p.maxReadahead), how('maxReadahead')]);
   const words = p.flagWords === null ? '' : ` (flags ${p.flagWords.flags}, flags2 ${p.flagWords.flags2})`;
