@@ -200,9 +200,10 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
       debug: options.debug ? (line) => log.info(line) : undefined,
     });
     const ready = `tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${options.passthrough === 'off' ? '' : `, passthrough ${options.passthrough}`})`;
-    log.info(ready);
-    pipe?.ready(ready);
-    return await serveUntilStopped(handle, options.statsFile, log);
+    return await serveUntilStopped(handle, options.statsFile, log, () => {
+      log.info(ready);
+      pipe?.ready(ready);
+    });
   } finally {
     if (log !== args.log) log.close();
   }
@@ -223,9 +224,11 @@ const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /**
  * Serves until a signal or an outside unmount. Unmounting is asynchronous on
  * purpose: umount(8) sends GETATTR/STATFS to this very process, so a
- * synchronous one would deadlock.
+ * synchronous one would deadlock. `announce` says the mount is ready only once
+ * the stop signals are caught: a SIGTERM sent on reading the ready line would
+ * otherwise kill the process with the mount still up.
  */
-async function serveUntilStopped(handle: MountHandle, statsFile: string | undefined, log: Logger): Promise<number> {
+async function serveUntilStopped(handle: MountHandle, statsFile: string | undefined, log: Logger, announce: () => void): Promise<number> {
   const mnt = handle.mountpoint;
   let signals = 0;
   let unmounting: Promise<void> | undefined;
@@ -241,6 +244,7 @@ async function serveUntilStopped(handle: MountHandle, statsFile: string | undefi
   };
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   try {
+    announce();
     await handle.closed;
   } finally {
     for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
