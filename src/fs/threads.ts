@@ -61,7 +61,11 @@ class ServingThread {
   constructor(entry: string, data: ThreadData, private readonly onMessage: (t: ServingThread, m: FromThread) => void) {
     // By file URL, so that the entry loads however this module was: compiled .js, or through a
     // TypeScript loader the worker inherits with the parent's execArgv (tests).
-    this.worker = new Worker(pathToFileURL(entry), { workerData: data });
+    // trackUnmanagedFds off: fds are the process's, not the thread's. A filesystem may close on
+    // one thread an fd another opened (a RELEASE served elsewhere than its OPEN), and with the
+    // default a thread that exits closes every fd it opened and did not close itself: by then the
+    // number may name another thread's fd (a clone, an epoll fd), and libuv aborts the process.
+    this.worker = new Worker(pathToFileURL(entry), { workerData: data, trackUnmanagedFds: false });
     this.worker.on('message', (m: FromThread) => {
       const wake = this.waiting.get(m.type);
       if (wake !== undefined) {
