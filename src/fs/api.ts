@@ -124,11 +124,24 @@ export interface OpenReply {
   passthrough?: boolean;
   /** An fd open on the backing file, needed when `passthrough` is true. */
   backingFd?: number;
+  /**
+   * What the open does to the file besides opening it (O_TRUNC's truncation,
+   * clearing setuid/setgid): run by the session once it has accepted the open
+   * (passthrough decided, the backing file registered), just before the reply
+   * goes out. If it throws, the open fails and is released.
+   */
+  commit?(): void | Promise<void>;
 }
 
 /** The reply to CREATE and TMPFILE: the new entry and its open file. */
 export interface CreateReply extends Entry {
   open: OpenReply;
+  /**
+   * Undoes what the create made (the new name) when the open fails after all
+   * (it was refused, `commit` threw, or the kernel refused the reply). Runs
+   * after release() and before the entry's lookup reference is forgotten.
+   */
+  abandon?(): void;
 }
 
 /** What SETATTR asks to change; absent fields stay as they are. */

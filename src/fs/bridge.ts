@@ -24,7 +24,7 @@ import { splitTimeout } from '../protocol/types';
 import type { Dispatcher, Reply, RequestContext } from '../kernel/session';
 import {
   F_RDLCK, F_WRLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN,
-  type ConnectionInfo, type Dirent, type Entry, type Filesystem, type OpenReply, type SetattrArgs, type StatxReply,
+  type ConnectionInfo, type CreateReply, type Dirent, type Entry, type Filesystem, type OpenReply, type SetattrArgs, type StatxReply,
 } from './api';
 
 const DEFAULT_TIMEOUT = 1;
@@ -66,22 +66,29 @@ export function openOut(o: OpenReply, fileOf?: Filesystem): OpenOut {
 }
 
 /**
- * [passthrough wiring, helper-2] OPEN/CREATE/TMPFILE: the session's backing registry decides
+ * OPEN/CREATE/TMPFILE: the session's backing registry decides
  * whether this open passes through (one shared backing id per inode, see src/kernel/backing.ts)
- * and counts it until RELEASE. If that fails (passthrough required but refused), or if the kernel
- * later refuses the reply, the filesystem's open is undone, since no RELEASE will ever come for
- * it — and for CREATE/TMPFILE (`created`) the lookup reference the entry carried, since no
- * FORGET will come either.
+ * and counts it until RELEASE; only then does the open's commit() change the file (O_TRUNC).
+ * If either fails (passthrough required but refused), or if the kernel later refuses the reply,
+ * the filesystem's open is undone, since no RELEASE will ever come for it — and for
+ * CREATE/TMPFILE (`created`) what the create made, and the lookup reference the entry carried,
+ * since no FORGET will come either.
  */
 async function fileOpenOut(fs: Filesystem, ctx: RequestContext, nodeid: number, o: OpenReply, flags: number,
-  created = false): Promise<OpenOut> {
+  created?: CreateReply): Promise<OpenOut> {
   const undo = async (): Promise<void> => {
     await fs.release?.(ctx, nodeid, o.fh, flags).catch(() => {});
-    if (created) fs.forget?.(nodeid, 1);
+    if (created === undefined) return;
+    try {
+      created.abandon?.();
+    } finally {
+      fs.forget?.(nodeid, 1);
+    }
   };
   let out: OpenOut;
   try {
     out = ctx.openOut(nodeid, { ...openOut(o, fs), passthrough: o.passthrough === true, backingFd: o.backingFd });
+    await o.commit?.();
   } catch (err) {
     await undo();
     throw err;
@@ -367,7 +374,7 @@ const TABLE: Table = {
       ctx.nameBytes = req.nameBytes;
       ctx.killSuidgid = (req.openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0;
       const r = await fs.create!(ctx, req.header.nodeid, req.name, req.mode, req.flags);
-      return encodeCreateReply(req.header.unique, entryOut(r), await fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, true));
+      return encodeCreateReply(req.header.unique, entryOut(r), await fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, r));
     },
   },
   [Opcode.BMAP]: {
@@ -409,7 +416,7 @@ const TABLE: Table = {
     run: async (fs, req, ctx) => {
       ctx.umask = req.umask;
       const r = await fs.tmpfile!(ctx, req.header.nodeid, req.mode, req.flags);
-      return encodeCreateReply(req.header.unique, entryOut(r), await fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, true));
+      return encodeCreateReply(req.header.unique, entryOut(r), await fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, r));
     },
   },
   [Opcode.STATX]: {
