@@ -55,6 +55,15 @@ export interface RequestContext {
    * filesystem's truncate would (FUSE_OPEN_KILL_SUIDGID).
    */
   readonly killSuidgid?: boolean;
+  /**
+   * Passthrough required (`--passthrough require`): throws (ELOOP) when the
+   * kernel would refuse the files of the filesystem the directory `dirFd` is
+   * on as backing files, so that a CREATE can fail before it makes anything
+   * (a file that carries no name, O_TMPFILE, is what the kernel is asked
+   * about; the answer is kept per filesystem). Does nothing otherwise: a
+   * refused open is then served without passthrough. Absent outside a session.
+   */
+  checkBacking?(dirFd: number): void;
 }
 
 /** Context of the operations that create a node: the caller's umask applies. */
@@ -239,6 +248,15 @@ export interface FilesystemFeatures {
   passthrough?: boolean;
   /** 1 (default) or 2: 2 lets backing files live on overlayfs/another FUSE, but nothing can stack on this mount. */
   maxStackDepth?: 1 | 2;
+  /**
+   * With passthrough: an fd (O_PATH will do) of the directory the backing
+   * files come from. At start the session asks the kernel about a file there
+   * that carries no name (O_TMPFILE, else an existing file), so that a
+   * filesystem it refuses (ELOOP: stacked too deep) is known before the first
+   * open: with passthrough required the mount fails, otherwise its files are
+   * served without passthrough after one warning.
+   */
+  backingDirFd?: number;
   /** FUSE_WRITEBACK_CACHE; never granted together with passthrough. */
   writebackCache?: boolean;
   /** FUSE_DO_READDIRPLUS (and READDIRPLUS_AUTO). */

@@ -479,6 +479,11 @@ export class Bridge implements Dispatcher {
     }
   }
 
+  /** The directory the filesystem's backing files come from (features.backingDirFd). */
+  get backingDirFd(): number | undefined {
+    return this.fs.features?.backingDirFd;
+  }
+
   /** The largest WRITE the filesystem accepts; the session's read buffers are sized from it. */
   get maxWrite(): number {
     return this.fs.features?.maxWrite ?? DEFAULT_MAX_WRITE;

@@ -250,6 +250,8 @@ export class Loopback implements Filesystem {
       // truncating open, and one GETXATTR security.capability fewer (the
       // SETATTR reply refreshed the attributes, which clears S_NOSEC).
       atomicOTrunc: true,
+      // The session checks at start that the kernel takes backing files from SRC's filesystem.
+      backingDirFd: rootFd,
     };
   }
 
@@ -621,7 +623,10 @@ export class Loopback implements Filesystem {
     const name = exactName(ctx.nameBytes, utf8Name);
     checkName(name);
     const dir = this.inodes.get(parent);
-    const { fd, made } = openOrCreate(this.inodes.fd(dir), name, this.backingFlags(flags), (flags & O_EXCL) !== 0, mode & MODE_BITS);
+    const dirFd = this.inodes.fd(dir);
+    // With passthrough required, an open the kernel would refuse fails before the file exists.
+    if (this.passesThrough(flags)) ctx.checkBacking?.(dirFd);
+    const { fd, made } = openOrCreate(dirFd, name, this.backingFlags(flags), (flags & O_EXCL) !== 0, mode & MODE_BITS);
     return this.openedNew(ctx, dir, name, fd, made, flags, S_IFREG | mode);
   }
 
