@@ -10,6 +10,7 @@ import t, { type Test } from 'tap';
 import { mountPassthrough, run, tempDir, type PassthroughMount } from './fixtures/passthrough/harness';
 import type { ServeOptions } from './fixtures/passthrough/serve';
 import { asUser, TEST_GID, TEST_UID } from './fixtures/loopback/scenarios';
+import { mountTable } from './helpers/tmp';
 
 if (process.geteuid?.() !== 0) {
   t.plan(0, 'mounting needs root');
@@ -181,6 +182,17 @@ t.test('require refuses to start on a SRC whose filesystem the kernel refuses (E
   await t.rejects(mountPassthrough(t, { loopback: { passthrough: 'rw' }, require: true, srcDir: merged }),
     /ELOOP.*--max-stack-depth 2/);
   t.same(snapshot(merged), before, 'the check left nothing in SRC');
+  // The CLI says it in one line. --daemon: a mount that wrongly succeeds returns instead of serving.
+  const mnt = path.join(base, 'mnt');
+  fs.mkdirSync(mnt);
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TSFUSE_')));
+  const cli = spawnSync('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, path.join(__dirname, '../dist/src/cli/main.js'),
+    'mount', '--passthrough', 'require', '--daemon', merged, mnt], { encoding: 'utf8', env, timeout: 60_000 });
+  t.equal(cli.status, 1, 'tsfuse mount exits 1');
+  t.match(cli.stderr, /^tsfuse: .*ELOOP.*--max-stack-depth 2/, 'naming --max-stack-depth 2');
+  t.equal(cli.stderr.trim().split('\n').length, 1, `in one line: ${cli.stderr}`);
+  t.notOk(mountTable().some((e) => e.mountpoint === mnt), 'nothing mounted');
+  t.same(snapshot(merged), before, 'SRC unchanged');
   // With depth 2 the same SRC mounts and passes through.
   const m = await mountPassthrough(t, { loopback: { passthrough: 'rw', maxStackDepth: 2 }, require: true, srcDir: merged });
   t.equal(fs.readFileSync(path.join(m.mnt, 'keep'), 'utf8'), 'keep these bytes\n');

@@ -358,8 +358,9 @@ export class BackingRegistry {
       return false;
     }
     if (code !== 'ELOOP') return true;
-    const { reason, advice } = this.explain('ELOOP');
-    if (this.require) throw new PassthroughUnavailableError('ELOOP', `${reason} for the source's filesystem`, advice);
+    const { advice } = this.explain('ELOOP');
+    const reason = `ELOOP: the source's filesystem is stacked too deep for this mount's max_stack_depth ${this.maxStackDepth}`;
+    if (this.require) throw new PassthroughUnavailableError('ELOOP', reason, advice);
     this.warnFn(`passthrough off for the files of the source's filesystem: ${reason}; ${advice}; they go through the server.`);
     return false;
   }

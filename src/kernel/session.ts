@@ -515,7 +515,7 @@ export class Session {
       try {
         this.startPassthrough(negotiated, wants, result.warnings);
       } catch (err) {
-        this.log(`tsfuse: ${(err as Error).message}`);
+        // Said once, by whoever awaits `ready` (mount() rejects with it), not logged here too.
         this.rejectReady(err as Error);
         this.close();
         return;
