@@ -137,7 +137,11 @@ export interface OpenReply {
    * What the open does to the file besides opening it (O_TRUNC's truncation,
    * clearing setuid/setgid): run by the session once it has accepted the open
    * (passthrough decided, the backing file registered), just before the reply
-   * goes out. If it throws, the open fails and is released.
+   * goes out. If it throws, the open fails and is released. It cannot wait
+   * for the reply to be delivered (a passthrough opener may write at once),
+   * and need not: the kernel waits for the reply to a request the server has
+   * read (fs/fuse/dev.c, request_wait_answer), so only the end of the
+   * connection makes it refuse one.
    */
   commit?(): void | Promise<void>;
 }
