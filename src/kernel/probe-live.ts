@@ -205,6 +205,17 @@ function disconnect(conn: Connection, mountpoint: string): void {
   }
 }
 
+/** The first regular file listed in `dir`: read only as far as that (a mount's SRC may be huge). */
+function firstFile(dir: string): fs.Dirent | undefined {
+  const d = fs.opendirSync(dir);
+  try {
+    for (let e = d.readSync(); e !== null; e = d.readSync()) if (e.isFile()) return e;
+    return undefined;
+  } finally {
+    d.closeSync();
+  }
+}
+
 /**
  * A regular file in `dir` for BACKING_OPEN: an anonymous O_TMPFILE; failing that, in our own
  * directory, a file created and unlinked at once; in someone else's, an existing regular file
@@ -230,8 +241,7 @@ export function openTestFile(dir: string, ours: boolean): { fd: number; how: str
     return { errors };
   }
   try {
-    const entries = fs.readdirSync(dir, { withFileTypes: true });
-    const file = entries.find((e) => e.isFile());
+    const file = firstFile(dir);
     if (file !== undefined) {
       // O_NOFOLLOW: a name swapped for a symlink meanwhile must not lead to another filesystem.
       return { fd: fs.openSync(path.join(dir, file.name), O_PATH | fs.constants.O_NOFOLLOW), how: `existing file ${file.name} (O_PATH)` };
