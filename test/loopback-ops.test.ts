@@ -192,7 +192,7 @@ t.test('CREATE of a name that already is something other than a file', async (t)
 
 t.test('O_RDONLY|O_TRUNC truncates a big file too', async (t) => {
   const { src, lb } = setup(t);
-  // Past INLINE_TRUNCATE_BYTES the truncation is deferred: it needs a writable fd for that.
+  // The truncation waits for commit(), and the open's own fd is read-only: another one is needed.
   fs.writeFileSync(path.join(src, 'big'), Buffer.alloc(3 << 20, 1));
   const f = await lb.lookup(ctx(), ROOT, 'big');
   const h = await lb.open(ctx(), f.nodeid, O_RDONLY | fs.constants.O_TRUNC);
