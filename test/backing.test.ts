@@ -15,6 +15,7 @@ import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../src/pr
 import { negotiateInit } from '../src/protocol/init';
 import { INIT_FLAG_BITS } from '../src/protocol/init-flags';
 import type { OpenOut } from '../src/protocol/types';
+import * as sys from '../src/sys';
 import { tempDir } from './helpers/tmp';
 
 const DEV_FD = 42;
@@ -490,4 +491,41 @@ t.test('random interleavings never break a kernel rule and leave no id behind', 
     t.equal(registry.registeredIds, 0);
     t.equal(registry.openCount, 0);
   }
+});
+
+t.test('checkSource() and checkDir(): a file without a name asks about a directory\'s filesystem', async (t) => {
+  const dir = fs.openSync(tempDir(t, 'tsfuse-backing-'), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  t.teardown(() => fs.closeSync(dir));
+  const nameless = (fd: number): boolean => fs.fstatSync(fd).nlink === 0;
+
+  // At start, without require: ELOOP warns once and serves that filesystem's files plain.
+  const plain = setup();
+  plain.kernel.failOpen = (fd) => (nameless(fd) ? 'ELOOP' : undefined);
+  t.equal(plain.registry.checkSource(dir), false);
+  t.match(plain.warnings, [/^passthrough off for the files of the source's filesystem: ELOOP.*--max-stack-depth 2/]);
+  t.equal(plain.registry.enabled, true, 'other filesystems (submounts) may still pass through');
+  const file = fs.openSync(`/proc/self/fd/${dir}`, sys.O_TMPFILE | fs.constants.O_RDWR, 0o600);
+  t.teardown(() => fs.closeSync(file));
+  t.equal(plain.registry.open(2, { fh: 1, openFlags: 0, passthrough: true, backingFd: file }).backingId, undefined);
+  t.equal(plain.kernel.backingOpens, 1, 'its files are not asked about again');
+  plain.registry.checkDir(dir);
+  t.equal(plain.kernel.backingOpens, 1, 'checkDir asks nothing without require');
+
+  // With require the mount refuses to start.
+  const required = setup({ require: true });
+  required.kernel.failOpen = () => 'ELOOP';
+  t.throws(() => required.registry.checkSource(dir), { name: 'PassthroughUnavailableError', code: 'ELOOP', message: /--max-stack-depth 2/ });
+
+  // Before a CREATE: one question per filesystem, answered from memory afterwards.
+  const ok = setup({ require: true });
+  ok.registry.checkDir(dir);
+  ok.registry.checkDir(dir);
+  t.same(ok.kernel.calls.map((c) => c.op), ['open', 'close'], 'asked once, the test id closed at once');
+  t.same(ok.registry.stats, { registered: 0, closed: 0, failed: 0, live: 0 }, 'no backing file counted');
+
+  const deep = setup({ require: true });
+  deep.kernel.failOpen = () => 'ELOOP';
+  t.throws(() => deep.registry.checkDir(dir), { name: 'PassthroughUnavailableError', code: 'ELOOP' });
+  t.throws(() => deep.registry.checkDir(dir), { name: 'PassthroughUnavailableError', code: 'ELOOP' });
+  t.equal(deep.kernel.backingOpens, 1, 'the refusal is remembered');
 });

@@ -195,10 +195,12 @@ t.test('CREATE of a name that already is something other than a file', async (t)
 
 t.test('O_RDONLY|O_TRUNC truncates a big file too', async (t) => {
   const { src, lb } = setup(t);
-  // Past INLINE_TRUNCATE_BYTES the truncation is deferred: it needs a writable fd for that.
+  // The truncation waits for commit(), and the open's own fd is read-only: another one is needed.
   fs.writeFileSync(path.join(src, 'big'), Buffer.alloc(3 << 20, 1));
   const f = await lb.lookup(ctx(), ROOT, 'big');
   const h = await lb.open(ctx(), f.nodeid, O_RDONLY | fs.constants.O_TRUNC);
+  t.equal(fs.statSync(path.join(src, 'big')).size, 3 << 20, 'not before the session accepted the open');
+  await h.commit?.();
   t.equal(fs.statSync(path.join(src, 'big')).size, 0);
   await lb.release(ctx(), f.nodeid, h.fh, O_RDONLY);
 });
@@ -210,9 +212,10 @@ t.test('an open still truncating when the filesystem is destroyed keeps no fd', 
   const fdsBefore = fs.readdirSync('/proc/self/fd').length;
   const inodeFds = lb.inodeFds; // closed by destroy()
   // Past INLINE_TRUNCATE_BYTES the truncation runs on the threadpool: destroy() comes first.
-  const opening = lb.open(ctx(), f.nodeid, O_WRONLY | fs.constants.O_TRUNC);
+  const h = await lb.open(ctx(), f.nodeid, O_WRONLY | fs.constants.O_TRUNC);
+  const committing = h.commit!();
   lb.destroy();
-  await t.rejects(opening, { code: 'EIO' });
+  await t.rejects(committing, { code: 'EIO' });
   t.equal(fs.readdirSync('/proc/self/fd').length, fdsBefore - inodeFds, 'the opened fd is closed too');
   t.equal(fs.statSync(path.join(src, 'big')).size, 0, 'the truncation itself happened');
 });

@@ -1,9 +1,12 @@
 // Passthrough at the protocol level: the session over a MemoryTransport plays against a pretend
 // kernel, with the BACKING_OPEN/CLOSE ioctls injected. It shows what a live kernel here cannot:
 // an old kernel's INIT offer (7.39, no FUSE_PASSTHROUGH), a refused open reply.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import t from 'tap';
 import type { Filesystem, OpenReply } from '../src/fs/api';
 import { Bridge } from '../src/fs/bridge';
+import { Loopback } from '../src/fs/loopback';
 import { PassthroughUnavailableError, type IoctlFunction } from '../src/kernel/backing';
 import { MemoryTransport } from '../src/kernel/memory-transport';
 import { Session } from '../src/kernel/session';
@@ -13,6 +16,7 @@ import { INIT_FLAG_BITS } from '../src/protocol/init-flags';
 import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../src/protocol/ioctl';
 import * as L from '../src/protocol/layouts';
 import { initRequest, parseReply, request } from './helpers/requests';
+import { tempDir } from './helpers/tmp';
 
 const BACKING_FD = 99;
 const DEVICE_FD = 5;
@@ -219,4 +223,40 @@ t.test('a filesystem that does not ask for passthrough at INIT: nothing requeste
   t.same(s.ioctls, []);
   t.equal(s.logs.filter((l) => /passthrough off/.test(l)).length, 1, 'one warning for both opens');
   t.match(s.logs.join('\n'), /did not ask for it at INIT: set `features: \{ passthrough: true \}`/, 'saying what to set');
+});
+
+t.test('a CREATE reply the kernel refuses takes the new name back; a later one is left alone', async (t) => {
+  const src = tempDir(t, 'tsfuse-refused-create-');
+  const transport = new MemoryTransport();
+  const loopback = new Loopback(src);
+  const session = new Session(transport, new Bridge(loopback), { log: () => {} });
+  t.teardown(async () => {
+    session.close();
+    await session.closed;
+  });
+  session.start();
+  transport.push(initRequest(1));
+  await session.ready;
+  const create = (unique: number, name: string): Buffer => {
+    const body = Buffer.alloc(L.fuse_create_in.size);
+    body.writeUInt32LE(fs.constants.O_WRONLY | fs.constants.O_CREAT, L.fuse_create_in.off.flags);
+    body.writeUInt32LE(fs.constants.S_IFREG | 0o644, L.fuse_create_in.off.mode);
+    return request(Opcode.CREATE, Buffer.concat([body, Buffer.from(`${name}\0`)]), { unique, nodeid: 1 });
+  };
+  transport.refuse = (reply) => (parseReply(reply).unique === 2 ? 'ENOENT' : undefined);
+  transport.push(create(2, 'refused'));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(fs.readdirSync(src), [], 'the file the refused CREATE made is gone');
+  t.equal(loopback.inodeCount, 1, 'and its lookup reference: only the root is left');
+  // Made again under that name (by someone else) before the refusal: not ours to remove.
+  transport.refuse = (reply) => {
+    if (parseReply(reply).unique !== 4) return undefined;
+    fs.renameSync(path.join(src, 'taken'), path.join(src, 'moved'));
+    fs.writeFileSync(path.join(src, 'taken'), 'theirs');
+    return 'ENOENT';
+  };
+  transport.push(create(4, 'taken'));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(fs.readdirSync(src).sort(), ['moved', 'taken']);
+  t.equal(fs.readFileSync(path.join(src, 'taken'), 'utf8'), 'theirs', 'the other file under the name stays');
 });

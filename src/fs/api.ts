@@ -67,6 +67,15 @@ export interface RequestContext {
    * filesystem's truncate would (FUSE_OPEN_KILL_SUIDGID).
    */
   readonly killSuidgid?: boolean;
+  /**
+   * Passthrough required (`--passthrough require`): throws (ELOOP) when the
+   * kernel would refuse the files of the filesystem the directory `dirFd` is
+   * on as backing files, so that a CREATE can fail before it makes anything
+   * (a file that carries no name, O_TMPFILE, is what the kernel is asked
+   * about; the answer is kept per filesystem). Does nothing otherwise: a
+   * refused open is then served without passthrough. Absent outside a session.
+   */
+  checkBacking?(dirFd: number): void;
 }
 
 /** Context of the operations that create a node: the caller's umask applies. */
@@ -138,11 +147,28 @@ export interface OpenReply {
   passthrough?: boolean;
   /** An fd open on the backing file, needed when `passthrough` is true. */
   backingFd?: number;
+  /**
+   * What the open does to the file besides opening it (O_TRUNC's truncation,
+   * clearing setuid/setgid): run by the session once it has accepted the open
+   * (passthrough decided, the backing file registered), just before the reply
+   * goes out. If it throws, the open fails and is released. It cannot wait
+   * for the reply to be delivered (a passthrough opener may write at once),
+   * and need not: the kernel waits for the reply to a request the server has
+   * read (fs/fuse/dev.c, request_wait_answer), so only the end of the
+   * connection makes it refuse one.
+   */
+  commit?(): void | Promise<void>;
 }
 
 /** The reply to CREATE and TMPFILE: the new entry and its open file. */
 export interface CreateReply extends Entry {
   open: OpenReply;
+  /**
+   * Undoes what the create made (the new name) when the open fails after all
+   * (it was refused, `commit` threw, or the kernel refused the reply). Runs
+   * after release() and before the entry's lookup reference is forgotten.
+   */
+  abandon?(): void;
 }
 
 /** What SETATTR asks to change; absent fields stay as they are. */
@@ -240,6 +266,15 @@ export interface FilesystemFeatures {
   passthrough?: boolean;
   /** 1 (default) or 2: 2 lets backing files live on overlayfs/another FUSE, but nothing can stack on this mount. */
   maxStackDepth?: 1 | 2;
+  /**
+   * With passthrough: an fd (O_PATH will do) of the directory the backing
+   * files come from. At start the session asks the kernel about a file there
+   * that carries no name (O_TMPFILE, else an existing file), so that a
+   * filesystem it refuses (ELOOP: stacked too deep) is known before the first
+   * open: with passthrough required the mount fails, otherwise its files are
+   * served without passthrough after one warning.
+   */
+  backingDirFd?: number;
   /** FUSE_WRITEBACK_CACHE; never granted together with passthrough. */
   writebackCache?: boolean;
   /** FUSE_DO_READDIRPLUS (and READDIRPLUS_AUTO). */

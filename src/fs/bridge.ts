@@ -24,8 +24,8 @@ import { splitTimeout } from '../protocol/types';
 import type { Dispatcher, Reply, RequestContext } from '../kernel/session';
 import {
   F_RDLCK, F_WRLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN,
-  type ConnectionInfo, type Dirent, type Entry, type Filesystem, type MaybePromise, type OpenReply, type SetattrArgs, type Statfs,
-  type StatxReply,
+  type ConnectionInfo, type CreateReply, type Dirent, type Entry, type Filesystem, type MaybePromise, type OpenReply,
+  type SetattrArgs, type Statfs, type StatxReply,
 } from './api';
 
 const DEFAULT_TIMEOUT = 1;
@@ -55,7 +55,7 @@ function isPromise<T>(x: MaybePromise<T>): x is Promise<T> {
  * instead of `async`, so that a handler that had nothing to wait for costs no promise and no
  * microtask (api.ts, "Results").
  */
-function then<T>(result: MaybePromise<T>, f: (value: T) => Reply): Reply | Promise<Reply> {
+function then<T>(result: MaybePromise<T>, f: (value: T) => Reply | Promise<Reply>): Reply | Promise<Reply> {
   return isPromise(result) ? result.then(f) : f(result);
 }
 
@@ -89,16 +89,24 @@ export function openOut(o: OpenReply, fileOf?: Filesystem): OpenOut {
 /**
  * OPEN/CREATE/TMPFILE: the session's backing registry decides
  * whether this open passes through (one shared backing id per inode, see src/kernel/backing.ts)
- * and counts it until RELEASE. If that fails (passthrough required but refused), or if the kernel
- * later refuses the reply, the filesystem's open is undone, since no RELEASE will ever come for
- * it — and for CREATE/TMPFILE (`created`) the lookup reference the entry carried, since no
- * FORGET will come either.
+ * and counts it until RELEASE; only then does the open's commit() change the file (O_TRUNC).
+ * If either fails (passthrough required but refused), or if the kernel later refuses the reply,
+ * the filesystem's open is undone, since no RELEASE will ever come for it — and for
+ * CREATE/TMPFILE (`created`) what the create made, and the lookup reference the entry carried,
+ * since no FORGET will come either.
  */
 function fileOpenOut(fs: Filesystem, ctx: RequestContext, nodeid: number, o: OpenReply, flags: number,
-  created = false): OpenOut {
-  // The reference goes after the open file, as FORGET would come after RELEASE.
+  created?: CreateReply): MaybePromise<OpenOut> {
+  // What the create made, then the reference: as FORGET would come after RELEASE.
   const forget = (): void => {
-    if (created) fs.forget?.(nodeid, 1);
+    if (created === undefined) return;
+    try {
+      created.abandon?.();
+    } catch {
+      // Best effort: the error being answered is the one that matters.
+    } finally {
+      fs.forget?.(nodeid, 1);
+    }
   };
   const undo = (): void => {
     let released: MaybePromise<void>;
@@ -111,15 +119,26 @@ function fileOpenOut(fs: Filesystem, ctx: RequestContext, nodeid: number, o: Ope
     else forget();
   };
   let out: OpenOut;
+  let committed: void | Promise<void>;
   try {
     out = ctx.openOut(nodeid, { ...openOut(o, fs), passthrough: o.passthrough === true, backingFd: o.backingFd });
+    committed = o.commit?.();
   } catch (err) {
     undo();
     throw err;
   }
   // Nor will they come if the kernel refuses the reply (the opener gave up): as libfuse does.
-  ctx.onUndelivered(undo);
-  return out;
+  if (!isPromise(committed)) {
+    ctx.onUndelivered(undo);
+    return out;
+  }
+  return committed.then(() => {
+    ctx.onUndelivered(undo);
+    return out;
+  }, (err: unknown) => {
+    undo();
+    throw err;
+  });
 }
 
 function statxOut(r: StatxReply): StatxOut {
@@ -297,7 +316,7 @@ const TABLE: Table = {
     run: (fs, req, ctx) => {
       ctx.killSuidgid = (req.openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0;
       return then(fs.open!(ctx, req.header.nodeid, req.flags),
-        (r) => encodeOpenReply(req.header.unique, fileOpenOut(fs, ctx, req.header.nodeid, r, req.flags)));
+        (r) => then(fileOpenOut(fs, ctx, req.header.nodeid, r, req.flags), (open) => encodeOpenReply(req.header.unique, open)));
     },
   },
   [Opcode.READ]: {
@@ -402,7 +421,7 @@ const TABLE: Table = {
       ctx.nameBytes = req.nameBytes;
       ctx.killSuidgid = (req.openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0;
       return then(fs.create!(ctx, req.header.nodeid, req.name, req.mode, req.flags),
-        (r) => encodeCreateReply(req.header.unique, entryOut(r), fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, true)));
+        (r) => then(fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, r), (open) => encodeCreateReply(req.header.unique, entryOut(r), open)));
     },
   },
   [Opcode.BMAP]: {
@@ -444,7 +463,7 @@ const TABLE: Table = {
     run: async (fs, req, ctx) => {
       ctx.umask = req.umask;
       const r = await fs.tmpfile!(ctx, req.header.nodeid, req.mode, req.flags);
-      return encodeCreateReply(req.header.unique, entryOut(r), fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, true));
+      return encodeCreateReply(req.header.unique, entryOut(r), await fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, r));
     },
   },
   [Opcode.STATX]: {
@@ -505,6 +524,11 @@ export class Bridge implements Dispatcher {
       this.handlers[Opcode.SETLK] = undefined;
       this.handlers[Opcode.SETLKW] = undefined;
     }
+  }
+
+  /** The directory the filesystem's backing files come from (features.backingDirFd). */
+  get backingDirFd(): number | undefined {
+    return this.fs.features?.backingDirFd;
   }
 
   /** The largest WRITE the filesystem accepts; the session's read buffers are sized from it. */

@@ -26,7 +26,12 @@
 //    for a submount beside it, so those files are served plain. EBADF, EINVAL (not a regular
 //    file) and EISDIR are about one file: that open is served plain.
 //  - With `require`, nothing that was asked to pass through is served plain: the refusals above
-//    fail the open instead (with their errno), and are reported once.
+//    fail the open instead (with their errno), and are reported once. An open that fails must
+//    not have changed SRC, so the filesystem's side effects wait for the decision (the open's
+//    commit(), src/fs/bridge.ts), and before a CREATE makes a file, checkDir() asks the kernel
+//    about its filesystem with a file that has no name. The kernel looks at the file's type
+//    before its stack depth (a directory gets EISDIR even on overlayfs, measured on 6.18), so
+//    only a regular file can tell.
 //  - Backing ids belong to the connection, not to the fd that registered them: an open answered
 //    on one cloned fd and released on another finds the same state here, because the session
 //    keeps one registry for all its fds.
@@ -46,6 +51,7 @@ import {
 import type { OpenOut } from '../protocol/types';
 import { explainBackingErrno } from './probe';
 import type { SharedBackingTable } from './backing-table';
+import { openTestFile } from './probe-live';
 
 /**
  * ioctl(2) as ioctl-napi exposes it: (fd, request as uint32, argument buffer) -> result; throws
@@ -178,6 +184,8 @@ export class BackingRegistry {
   private readonly perFileWarned = new Set<ErrnoName>();
   /** st_dev of filesystems whose files BACKING_OPEN refused with ELOOP (stacked too deep). */
   private readonly tooDeep = new Set<number>();
+  /** st_dev of filesystems whose nameless test file BACKING_OPEN accepted (probe()). */
+  private readonly admitted = new Set<number>();
   private totals = { registered: 0, closed: 0, failed: 0 };
   /** ioctl arguments, reused: one BACKING_OPEN per inode's first open, one BACKING_CLOSE per last release. */
   private readonly mapArg = encodeBackingMap(-1);
@@ -252,7 +260,10 @@ export class BackingRegistry {
     return n;
   }
 
-  /** BACKING_OPENs that succeeded, BACKING_CLOSEs issued, BACKING_OPENs that failed, since the start. */
+  /**
+   * Backing files registered for opens, BACKING_CLOSEs of them, BACKING_OPENs that failed (the
+   * checks' included), since the start.
+   */
   get stats(): { registered: number; closed: number; failed: number; live: number } {
     if (this.shared !== undefined) return this.shared.stats;
     return { ...this.totals, live: this.ids.size };
@@ -409,6 +420,87 @@ export class BackingRegistry {
       this.debug(`passthrough check: BACKING_CLOSE of id ${id} failed with ${ioctlErrno(err)}`);
     }
     return true;
+  }
+
+  /**
+   * At start: whether the kernel takes backing files from the filesystem the directory `dirFd`
+   * (the source) is on, asked with a file there that has no name (probe()); without one, the
+   * directory itself checks the capability (check()). A refusal of the whole session is
+   * handled as check() does. ELOOP (stacked too deep): with `require` this throws
+   * PassthroughUnavailableError, since every open would fail; otherwise that filesystem's
+   * files are served plain from now on, after one warning. Returns whether passthrough may
+   * still work for the source's files.
+   */
+  checkSource(dirFd: number): boolean {
+    if (!this.active) return false;
+    const code = this.probe(dirFd);
+    if (code === undefined) return this.check(dirFd);
+    if (code === null) return true;
+    if (SESSION_WIDE_ERRNOS.has(code)) {
+      this.switchOff(code);
+      return false;
+    }
+    if (code !== 'ELOOP') return true;
+    const { advice } = this.explain('ELOOP');
+    const reason = `ELOOP: the source's filesystem is stacked too deep for this mount's max_stack_depth ${this.maxStackDepth}`;
+    if (this.require) throw new PassthroughUnavailableError('ELOOP', reason, advice);
+    this.warnFn(`passthrough off for the files of the source's filesystem: ${reason}; ${advice}; they go through the server.`);
+    return false;
+  }
+
+  /**
+   * With `require`, before a CREATE makes a file in the directory `dirFd`: throws
+   * PassthroughUnavailableError when the kernel refuses the files of its filesystem, so that the
+   * open fails with nothing made. The answer is kept per filesystem (st_dev); a filesystem
+   * where no test file can be had is left to the open itself. Without `require` a refused open
+   * is served plain, so there is nothing to check.
+   */
+  checkDir(dirFd: number): void {
+    if (!this.require || !this.active) return;
+    const dev = deviceOf(dirFd);
+    // A refusal of a named file there outweighs the probe's answer.
+    if (this.tooDeep.has(dev)) this.refuseRequired('ELOOP');
+    if (this.admitted.has(dev)) return;
+    const code = this.probe(dirFd);
+    if (code === 'ELOOP') this.refuseRequired('ELOOP');
+    if (code !== null && code !== undefined && SESSION_WIDE_ERRNOS.has(code)) this.switchOff(code);
+  }
+
+  /**
+   * BACKING_OPEN (and BACKING_CLOSE) of a regular file on the filesystem of the directory
+   * `dirFd` that leaves nothing behind there: an O_TMPFILE, else an existing file opened O_PATH.
+   * Remembers the answer for the st_dev of the directory and of the file (on overlayfs with
+   * layers on several filesystems they differ). Returns null when the kernel accepted it, its
+   * errno when it refused, undefined when no test file could be had.
+   */
+  private probe(dirFd: number): ErrnoName | null | undefined {
+    const file = openTestFile(`/proc/self/fd/${dirFd}`, false);
+    if ('errors' in file) {
+      this.debug(`no test file for BACKING_OPEN in fd ${dirFd}: ${file.errors.join(', ')}`);
+      return undefined;
+    }
+    try {
+      const devs = [deviceOf(dirFd), deviceOf(file.fd)].filter((dev) => dev >= 0);
+      let id: number;
+      try {
+        id = this.ioctl(this.deviceFd, FUSE_DEV_IOC_BACKING_OPEN, encodeBackingMap(file.fd, 0, this.mapArg));
+      } catch (err) {
+        this.totals.failed++;
+        const code = ioctlErrno(err);
+        this.debug(`BACKING_OPEN of a test file (${file.how}) in fd ${dirFd} answered ${code}`);
+        if (code === 'ELOOP') for (const dev of devs) this.tooDeep.add(dev);
+        return code;
+      }
+      try {
+        this.ioctl(this.deviceFd, FUSE_DEV_IOC_BACKING_CLOSE, encodeU32Arg(id, this.idArg));
+      } catch (err) {
+        this.debug(`BACKING_CLOSE of the test file's id ${id} failed with ${ioctlErrno(err)}`);
+      }
+      for (const dev of devs) this.admitted.add(dev);
+      return null;
+    } finally {
+      fs.closeSync(file.fd);
+    }
   }
 
   /**

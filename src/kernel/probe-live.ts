@@ -205,12 +205,24 @@ function disconnect(conn: Connection, mountpoint: string): void {
   }
 }
 
+/** The first regular file listed in `dir`: read only as far as that (a mount's SRC may be huge). */
+function firstFile(dir: string): fs.Dirent | undefined {
+  const d = fs.opendirSync(dir);
+  try {
+    for (let e = d.readSync(); e !== null; e = d.readSync()) if (e.isFile()) return e;
+    return undefined;
+  } finally {
+    d.closeSync();
+  }
+}
+
 /**
  * A regular file in `dir` for BACKING_OPEN: an anonymous O_TMPFILE; failing that, in our own
  * directory, a file created and unlinked at once; in someone else's, an existing regular file
- * opened O_PATH (BACKING_OPEN accepts O_PATH fds, and it needs no read permission).
+ * opened O_PATH (BACKING_OPEN accepts O_PATH fds, and it needs no read permission). Only in our
+ * own directory does anything change there.
  */
-function openTestFile(dir: string, ours: boolean): { fd: number; how: string } | { errors: string[] } {
+export function openTestFile(dir: string, ours: boolean): { fd: number; how: string } | { errors: string[] } {
   const errors: string[] = [];
   try {
     return { fd: fs.openSync(dir, O_TMPFILE | fs.constants.O_RDWR, 0o600), how: 'O_TMPFILE' };
@@ -229,10 +241,10 @@ function openTestFile(dir: string, ours: boolean): { fd: number; how: string } |
     return { errors };
   }
   try {
-    const entries = fs.readdirSync(dir, { withFileTypes: true });
-    const file = entries.find((e) => e.isFile());
+    const file = firstFile(dir);
     if (file !== undefined) {
-      return { fd: fs.openSync(path.join(dir, file.name), O_PATH), how: `existing file ${file.name} (O_PATH)` };
+      // O_NOFOLLOW: a name swapped for a symlink meanwhile must not lead to another filesystem.
+      return { fd: fs.openSync(path.join(dir, file.name), O_PATH | fs.constants.O_NOFOLLOW), how: `existing file ${file.name} (O_PATH)` };
     }
     errors.push('no regular file in the directory');
   } catch (err) {

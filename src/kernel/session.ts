@@ -43,6 +43,8 @@ export interface Dispatcher {
   forget?(items: readonly ForgetOne[]): void;
   /** DESTROY, or the end of the session, whichever comes first; called once. */
   destroy?(): void | Promise<void>;
+  /** With passthrough: the directory backing files come from, checked at start (startPassthrough). */
+  readonly backingDirFd?: number;
 }
 
 /**
@@ -109,6 +111,11 @@ export class RequestContext {
     const out = backing.open(nodeid, intent);
     this.onUndelivered(() => backing.notDelivered(nodeid, intent.fh));
     return out;
+  }
+
+  /** Before a CREATE makes anything in `dirFd`: see BackingRegistry.checkDir. */
+  checkBacking(dirFd: number): void {
+    this.backing?.checkDir(dirFd);
   }
 
   /**
@@ -545,7 +552,7 @@ export class Session {
       try {
         this.startPassthrough(negotiated, wants, result.warnings);
       } catch (err) {
-        this.log(`tsfuse: ${(err as Error).message}`);
+        // Said once, by whoever awaits `ready` (mount() rejects with it), not logged here too.
         this.rejectReady(err as Error);
         this.close();
         return;
@@ -570,12 +577,11 @@ export class Session {
   }
 
   /**
-   * Tells the backing registry what INIT settled and says why
-   * passthrough is off when it was asked for: one warning, or with `require` an error that ends
-   * the session. When granted, one BACKING_OPEN of a directory checks at once that this process
-   * may register backing files: the kernel tests CAP_SYS_ADMIN before the file type, so EISDIR
-   * means allowed (and registers nothing), EPERM not — better at mount time than at the first
-   * open.
+   * Tells the backing registry what INIT settled and says why passthrough is off when it was
+   * asked for: one warning, or with `require` an error that ends the session. When granted, the
+   * kernel is asked at once whether it takes backing files from this process (EPERM without
+   * CAP_SYS_ADMIN) and from the filesystem of the dispatcher's backingDirFd (ELOOP when stacked
+   * too deep): better at mount time than at the first open, which would have to fail.
    */
   private startPassthrough(negotiated: NegotiatedInit, wants: InitWants, warnings: readonly string[]): void {
     const about = warnings.filter((w) => /passthrough|WRITEBACK_CACHE/i.test(w));
@@ -586,6 +592,11 @@ export class Session {
     if (b === null) return;
     b.negotiated(negotiated.passthrough, wanted, about.length > 0 ? about.join('; ') : undefined, negotiated.maxStackDepth);
     if (!negotiated.passthrough) return;
+    const source = this.dispatcher.backingDirFd;
+    if (source !== undefined) {
+      b.checkSource(source);
+      return;
+    }
     let dir: number;
     try {
       dir = fs.openSync('/', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);

@@ -54,10 +54,24 @@ const writeAsync = promisify(fs.write);
  */
 const INLINE_TRUNCATE_BYTES = 1 << 20;
 
-/** ftruncate(fd, size), off the serving thread when it frees much (INLINE_TRUNCATE_BYTES). */
-async function truncateFd(fd: number, size: number, currentSize: number): Promise<void> {
-  if (currentSize - size > INLINE_TRUNCATE_BYTES) await ftruncateAsync(fd, size);
-  else fs.ftruncateSync(fd, size);
+/**
+ * ftruncate(2) of the file `fd` is open on (an open file, or an O_PATH fd).
+ * Inline through `fd` itself when it is `writable` and little is freed;
+ * otherwise through an fd of its own, reopened from `fd` by /proc (unlinked
+ * files too), and on the threadpool when much is freed (INLINE_TRUNCATE_BYTES):
+ * destroy() closes the handles' fds, and one closed under a pending ftruncate,
+ * its number reused, would have another file truncated.
+ */
+async function truncateFile(fd: number, writable: boolean, size: number): Promise<void> {
+  const frees = sys.fstat(fd).size - size;
+  if (writable && frees <= INLINE_TRUNCATE_BYTES) return fs.ftruncateSync(fd, size);
+  const own = sys.openat(sys.AT_FDCWD, procPath(fd), O_WRONLY | O_NONBLOCK);
+  try {
+    if (frees > INLINE_TRUNCATE_BYTES) await ftruncateAsync(own, size);
+    else fs.ftruncateSync(own, size);
+  } finally {
+    fs.closeSync(own);
+  }
 }
 
 /** Which opens go to the kernel as FUSE passthrough, by access mode: none, O_RDONLY, O_WRONLY, all. */
@@ -242,6 +256,8 @@ export class Loopback implements Filesystem {
       // truncating open, and one GETXATTR security.capability fewer (the
       // SETATTR reply refreshed the attributes, which clears S_NOSEC).
       atomicOTrunc: true,
+      // The session checks at start that the kernel takes backing files from SRC's filesystem.
+      backingDirFd: rootFd,
     };
   }
 
@@ -337,17 +353,12 @@ export class Loopback implements Filesystem {
   }
 
   private async truncate(inode: Inode, size: number, fh: number | undefined): Promise<void> {
-    const currentSize = sys.fstat(this.inodes.fd(inode)).size;
-    if (fh !== undefined) return truncateFd(this.files.get(fh).fd, size, currentSize);
+    // The kernel sends a file handle only for ftruncate(2) on a writable file.
+    if (fh !== undefined) return truncateFile(this.files.get(fh).fd, true, size);
     // Opening anything but a regular file for writing could block (a fifo)
     // or do something else entirely (a device).
     if (inode.type !== S_IFREG) throw new FuseError(inode.type === S_IFDIR ? 'EISDIR' : 'EINVAL');
-    const fd = sys.openat(sys.AT_FDCWD, procPath(this.inodes.fd(inode)), O_WRONLY | O_NONBLOCK);
-    try {
-      await truncateFd(fd, size, currentSize);
-    } finally {
-      fs.closeSync(fd);
-    }
+    return truncateFile(this.inodes.fd(inode), false, size);
   }
 
   async readlink(_ctx: RequestContext, nodeid: number): Promise<Buffer> {
@@ -520,6 +531,8 @@ export class Loopback implements Filesystem {
   /**
    * The flags the backing file is opened with:
    * - no O_NOFOLLOW: opens go through /proc/self/fd/N, a symlink by construction;
+   * - no O_TRUNC: the truncation waits for the open to be accepted (commit()),
+   *   as an open that fails must leave the file as it was;
    * - no O_DIRECT: with direct I/O the kernel forwards the application's own
    *   offsets and sizes, and the backing filesystem would want them aligned
    *   in memory too, which Node's buffers are not; the caller gets uncached
@@ -529,7 +542,7 @@ export class Loopback implements Filesystem {
    *   and it appends by itself.
    */
   private backingFlags(flags: number): number {
-    let f = flags & ~(sys.O_NOFOLLOW | O_DIRECT | O_CREAT | O_EXCL | O_NOCTTY);
+    let f = flags & ~(sys.O_NOFOLLOW | O_DIRECT | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
     if (this.writeback) {
       if ((f & O_ACCMODE) === O_WRONLY) f = (f & ~O_ACCMODE) | O_RDWR;
       f &= ~O_APPEND;
@@ -568,37 +581,35 @@ export class Loopback implements Filesystem {
     // The kernel opens fifos, sockets and device nodes itself and never sends OPEN for them;
     // a peer that does must not make this (root) server block on a fifo or open a device.
     if (inode.type !== S_IFREG) throw new FuseError(inode.type === S_IFDIR ? 'EISDIR' : 'ENXIO');
-    const nodeFd = this.inodes.fd(inode);
-    let backingFlags = this.backingFlags(flags);
-    // A big O_TRUNC is done after the open, on the threadpool (INLINE_TRUNCATE_BYTES), through
-    // the opened fd: so only when that fd is writable (O_RDONLY|O_TRUNC truncates too).
-    const truncateAfter = (backingFlags & O_TRUNC) !== 0 && (backingFlags & O_ACCMODE) !== O_RDONLY &&
-      sys.fstat(nodeFd).size > INLINE_TRUNCATE_BYTES;
-    if (truncateAfter) backingFlags &= ~O_TRUNC;
     // /proc/self/fd/N reopens the inode the O_PATH fd holds: no name is walked.
-    const fd = sys.openat(sys.AT_FDCWD, procPath(nodeFd), backingFlags);
-    if (truncateAfter) return this.truncateOpened(ctx, inode, fd, flags);
-    try {
-      this.killSuidgidOnOpen(ctx, inode, flags);
-    } catch (err) {
-      fs.closeSync(fd);
-      throw err;
-    }
-    return this.opened(inode, fd, flags);
+    const fd = sys.openat(sys.AT_FDCWD, procPath(this.inodes.fd(inode)), this.backingFlags(flags));
+    return this.committing(ctx, this.opened(inode, fd, flags), flags);
   }
 
-  /** The rest of an open whose O_TRUNC frees much: the truncation runs on the threadpool. */
-  private async truncateOpened(ctx: RequestContext, inode: Inode, fd: number, flags: number): Promise<OpenReply> {
-    try {
-      await ftruncateAsync(fd, 0);
-      // The session may have ended meanwhile: a handle added now would never be closed.
-      if (this.destroyed) throw new FuseError('EIO', 'the filesystem was destroyed during the open');
-      this.killSuidgidOnOpen(ctx, inode, flags);
-    } catch (err) {
-      fs.closeSync(fd);
-      throw err;
-    }
-    return this.opened(inode, fd, flags);
+  /**
+   * An open of an existing file, with what it does to the file besides
+   * (O_TRUNC; suid/sgid, see killsSuidgidOnOpen) deferred to its commit(),
+   * which the session runs once it has accepted the open: a passthrough open
+   * the kernel refuses (ELOOP for a filesystem stacked too deep, with
+   * `--passthrough require`) then fails having changed nothing.
+   */
+  private committing(ctx: RequestContext, reply: OpenReply, flags: number): OpenReply {
+    const truncates = (flags & O_TRUNC) !== 0;
+    const kills = this.killsSuidgidOnOpen(ctx, flags);
+    if (!truncates && !kills) return reply;
+    const handle = this.files.get(reply.fh);
+    const commit = async (): Promise<void> => {
+      // After destroy() the handle's fd is closed, and its number may be another file's.
+      const destroyed = (): FuseError => new FuseError('EIO', 'the filesystem was destroyed during the open');
+      if (this.destroyed) throw destroyed();
+      if (truncates) {
+        // O_RDONLY|O_TRUNC truncates too, through an fd of its own.
+        await truncateFile(handle.fd, (flags & O_ACCMODE) !== O_RDONLY, 0);
+        if (this.destroyed) throw destroyed();
+      }
+      if (kills) killSuidgid(this.inodes.fd(handle.inode));
+    };
+    return { ...reply, commit };
   }
 
   /**
@@ -614,17 +625,20 @@ export class Loopback implements Filesystem {
    * the inode already has passthrough opens. The difference from a native
    * file: the bits go at open rather than at the first write.
    */
-  private killSuidgidOnOpen(ctx: RequestContext, inode: Inode, flags: number): void {
+  private killsSuidgidOnOpen(ctx: RequestContext, flags: number): boolean {
     const truncates = (flags & O_TRUNC) !== 0 && ctx.killSuidgid === true;
     const writesThrough = this.passthroughGranted && ctx.uid !== 0 && (flags & O_ACCMODE) !== O_RDONLY;
-    if (truncates || writesThrough) killSuidgid(this.inodes.fd(inode));
+    return truncates || writesThrough;
   }
 
   create(ctx: CreateContext, parent: number, utf8Name: string, mode: number, flags: number): CreateReply {
     const name = exactName(ctx.nameBytes, utf8Name);
     checkName(name);
     const dir = this.inodes.get(parent);
-    const { fd, made } = openOrCreate(this.inodes.fd(dir), name, this.backingFlags(flags), (flags & O_EXCL) !== 0, mode & MODE_BITS);
+    const dirFd = this.inodes.fd(dir);
+    // With passthrough required, an open the kernel would refuse fails before the file exists.
+    if (this.passesThrough(flags)) ctx.checkBacking?.(dirFd);
+    const { fd, made } = openOrCreate(dirFd, name, this.backingFlags(flags), (flags & O_EXCL) !== 0, mode & MODE_BITS);
     return this.openedNew(ctx, dir, name, fd, made, flags, S_IFREG | mode);
   }
 
@@ -634,7 +648,11 @@ export class Loopback implements Filesystem {
     return this.openedNew(ctx, dir, '', fd, true, flags, S_IFREG | mode);
   }
 
-  /** CREATE/TMPFILE: the inode of the file `fd` has open, given to the caller when `made`. */
+  /**
+   * CREATE/TMPFILE: the inode of the file `fd` has open, given to the caller
+   * when `made`. A file this call made and named is removed again when the
+   * open fails (abandon()); an existing one is opened as open() does.
+   */
   private openedNew(ctx: CreateContext, dir: Inode, name: string | Buffer, fd: number, made: boolean, flags: number,
     mode: number): CreateReply {
     let found: Found | undefined;
@@ -643,14 +661,28 @@ export class Loopback implements Filesystem {
       // which may already be something else.
       found = this.inodes.remember(sys.openat(sys.AT_FDCWD, procPath(fd), sys.O_PATH), dir, name);
       if (made) found.stat = this.own(ctx, dir, found, mode);
-      else this.killSuidgidOnOpen(ctx, found.inode, flags);
     } catch (err) {
       // No reply carries the reference or the open file to the kernel.
       if (found !== undefined) this.inodes.forget(found.inode.nodeid, 1);
+      if (made && name !== '') this.unmake(dir, name, sys.fstat(fd));
       fs.closeSync(fd);
       throw err;
     }
-    return { ...this.entry(found), open: this.opened(found.inode, fd, flags) };
+    const open = this.opened(found.inode, fd, flags);
+    if (!made) return { ...this.entry(found), open: this.committing(ctx, open, flags) };
+    const { stat } = found;
+    return { ...this.entry(found), open, abandon: name === '' ? undefined : () => this.unmake(dir, name, stat) };
+  }
+
+  /** Removes `name` from `dir` if it still names the file `made` (its stat) that a failed CREATE made. */
+  private unmake(dir: Inode, name: string | Buffer, made: sys.Stat): void {
+    try {
+      const dirFd = this.inodes.fd(dir);
+      const now = sys.fstatat(dirFd, name, sys.AT_SYMLINK_NOFOLLOW);
+      if (now.dev === made.dev && now.ino === made.ino) sys.unlinkat(dirFd, name);
+    } catch {
+      // Gone already, or the directory is: nothing of ours is left to remove.
+    }
   }
 
   /**
