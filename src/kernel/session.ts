@@ -508,7 +508,7 @@ export class Session {
       try {
         this.startPassthrough(negotiated, wants, result.warnings);
       } catch (err) {
-        this.log(`tsfuse: ${(err as Error).message}`);
+        // Not logged: `ready` rejects with it, and whoever mounts says it, once.
         this.rejectReady(err as Error);
         this.close();
         return;

@@ -1,28 +1,30 @@
 // The one CLI module that reaches into bench/: the benchmark is a command users run,
 // but its code (workloads, timing, reports) lives with the other benchmarks.
 import { defineCommand, type RunArgs } from '../command';
-import { CliError, UsageError } from '../errors';
-import { option, parseBoolean, parsePath } from '../options';
+import { CliError } from '../errors';
+import { option, parseBoolean, parsePath, ValueError } from '../options';
 import { BenchError, CONFIGS, GROUP_NAMES, runBench, type ConfigName, type GroupName } from '../../../bench/index';
+
+// The parsers throw ValueError: the resolver and normalizeArgs put the option's name in front, once.
 
 function parseScale(value: unknown): number {
   const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-  if (!Number.isFinite(n) || n <= 0 || n > 100) throw new UsageError(`--scale: expected a number > 0 and ≤ 100, got ${JSON.stringify(value)}`);
+  if (!Number.isFinite(n) || n <= 0 || n > 100) throw new ValueError(`expected a number > 0 and ≤ 100, got ${JSON.stringify(value)}`);
   return n;
 }
 
 function parseRounds(value: unknown): number {
   const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 100) throw new UsageError(`--rounds: expected a whole number 1..100, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new ValueError(`expected a whole number 1..100, got ${JSON.stringify(value)}`);
   return n;
 }
 
-function listParser<T extends string>(flag: string, known: readonly T[]): (value: unknown) => T[] {
+function listParser<T extends string>(known: readonly T[]): (value: unknown) => T[] {
   return (value) => {
     const parts = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(',')).map((s) => s.trim()).filter(Boolean);
     const bad = parts.filter((p) => !(known as readonly string[]).includes(p));
     if (parts.length === 0 || bad.length) {
-      throw new UsageError(`--${flag}: unknown ${bad.length ? `'${bad.join("', '")}'` : 'empty list'} (choose from ${known.join(', ')})`);
+      throw new ValueError(`unknown ${bad.length ? `'${bad.join("', '")}'` : 'empty list'} (choose from ${known.join(', ')})`);
     }
     return known.filter((k) => parts.includes(k));
   };
@@ -39,14 +41,14 @@ export const benchOptions = {
   }),
   scale: option({
     describe: 'Multiply file counts and sizes (1: 25,000 × 4 KiB … 100 × 10 MiB, a 2000 MiB dd)',
-    cli: 'string',
+    cli: 'number',
     placeholder: 'F',
     default: 1,
     parse: parseScale,
   }),
   rounds: option({
     describe: 'Rounds of every workload on every configuration, in alternation',
-    cli: 'string',
+    cli: 'number',
     placeholder: 'N',
     default: 3,
     parse: parseRounds,
@@ -57,7 +59,7 @@ export const benchOptions = {
     placeholder: 'LIST',
     default: [...CONFIGS] as ConfigName[],
     defaultDescription: CONFIGS.join(','),
-    parse: listParser<ConfigName>('configs', CONFIGS),
+    parse: listParser<ConfigName>(CONFIGS),
   }),
   workloads: option({
     describe: `Workload groups, comma-separated: ${GROUP_NAMES.join(',')}`,
@@ -65,7 +67,7 @@ export const benchOptions = {
     placeholder: 'LIST',
     default: [...GROUP_NAMES] as GroupName[],
     defaultDescription: 'all',
-    parse: listParser<GroupName>('workloads', GROUP_NAMES),
+    parse: listParser<GroupName>(GROUP_NAMES),
   }),
   json: option({
     describe: 'Print the results as JSON instead of the table',
