@@ -162,6 +162,9 @@ t.test('config files: JSON object, known keys in either spelling', async (t) => 
 
   fs.writeFileSync(file, JSON.stringify({ 'attr-timout': 2 }));
   t.throws(() => readConfigFile(file, TABLES), { message: /unknown option "attr-timout"/ });
+  fs.writeFileSync(file, JSON.stringify({ wait: 3 }));
+  t.throws(() => readConfigFile(file, [commonOptions, mountOptions], () => 'an option of umount'),
+    { message: /unknown option "wait" \(an option of umount; known: options, / }, "another command's option is unknown here");
   fs.writeFileSync(file, JSON.stringify({ config: 'other.json' }));
   t.throws(() => readConfigFile(file, TABLES), { message: /unknown option "config"/ }, 'no nested config files');
   fs.writeFileSync(file, JSON.stringify({ readyFd: 3 }));
@@ -186,6 +189,33 @@ t.test('normalizeArgs: --passthrough alone means rw', async (t) => {
   t.same(normalizeArgs(['mount', '--passthrough', 'ro', 's', 'm'], TABLES), ['mount', '--passthrough', 'ro', 's', 'm']);
   t.same(normalizeArgs(['mount', '--passthrough=wo', 's', 'm'], TABLES), ['mount', '--passthrough=wo', 's', 'm']);
   t.same(normalizeArgs(['mount', '--', '--passthrough'], TABLES), ['mount', '--', '--passthrough'], 'nothing after --');
+});
+
+t.test('normalizeArgs: a word --passthrough refused is its bad value when it is one positional too many', async (t) => {
+  const mount = { positionals: 3 };
+  t.throws(() => normalizeArgs(['mount', '--passthrough', 'bogus', 's', 'm'], TABLES, mount),
+    { message: /^--passthrough: expected one of off\|ro\|wo\|rw\|require, got 'bogus'$/ });
+  t.throws(() => normalizeArgs(['mount', 's', 'm', '--passthrough', 'bogus'], TABLES, mount), { message: /got 'bogus'/ });
+  t.same(normalizeArgs(['mount', '--passthrough', 's', 'm'], TABLES, mount), ['mount', '--passthrough=rw', 's', 'm'], 'SRC, not a bad mode');
+});
+
+t.test('normalizeArgs: an option in none of the tables is unknown, as typed', async (t) => {
+  t.throws(() => normalizeArgs(['mount', 's', 'm', '--attr-timout', '5'], TABLES), { message: /^unknown option --attr-timout$/ });
+  t.throws(() => normalizeArgs(['mount', '--foo', 's', 'm'], TABLES), { message: /^unknown option --foo$/ });
+  t.throws(() => normalizeArgs(['mount', '--foo=1', 's', 'm'], TABLES), { message: /^unknown option --foo$/ });
+  t.throws(() => normalizeArgs(['mount', '-x', 's', 'm'], TABLES), { message: /^unknown option -x$/ });
+  t.throws(() => normalizeArgs(['umount', '--debug', 'm'], [commonOptions, umountOptions], { elsewhere: () => 'an option of mount' }),
+    { message: /^unknown option --debug \(an option of mount\)$/ });
+  t.same(normalizeArgs(['mount', '--no-debug', '-h', '--version', 's', 'm'], TABLES), ['mount', '--no-debug', '-h', '--version', 's', 'm'],
+    "yargs' own flags and --no-BOOLEAN pass");
+  t.same(normalizeArgs(['mount', '--', '--foo'], TABLES), ['mount', '--', '--foo'], 'nothing after -- is an option');
+});
+
+t.test('normalizeArgs: every value on the command line is checked, in both spellings', async (t) => {
+  t.throws(() => normalizeArgs(['mount', '--attr-timeout=soon'], TABLES), { message: /^--attr-timeout: expected a number of seconds/ });
+  t.throws(() => normalizeArgs(['mount', '--attr-timeout', '-1'], TABLES), { message: /^--attr-timeout: .*got '-1'/ }, 'a negative number is a value');
+  t.same(normalizeArgs(['mount', '--attr-timeout', '1.5', 's'], TABLES), ['mount', '--attr-timeout', '1.5', 's']);
+  t.same(normalizeArgs(['mount', 's', '--attr-timeout'], TABLES), ['mount', 's', '--attr-timeout'], 'no value: yargs says so');
 });
 
 t.test('normalizeArgs: --flag=VALUE on a boolean must be true or false', async (t) => {

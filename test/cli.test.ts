@@ -1,6 +1,6 @@
 // The CLI as users run it: the built dist/src/cli/main.js in a child process.
 // `npm test` builds first; running this file alone needs `npm run build` after editing src/.
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
@@ -50,23 +50,34 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
+/** Who runs the CLI: this process's user, or in a new user namespace (see spawnNode). */
+type As = 'self' | 'nobody' | 'userns-root';
+
+const NAMESPACE: Record<As, string[]> = {
+  self: [],
+  // A new user namespace without mappings: the CLI sees euid 65534, yet files are still checked
+  // against root, so the test works in a checkout that other users may not read.
+  nobody: ['unshare', '--user'],
+  // Root of a new user namespace with a mount namespace of its own: it may mount FUSE, but not
+  // register backing files (BACKING_OPEN needs CAP_SYS_ADMIN in the initial user namespace:
+  // EPERM). Its mounts go with its last process; none reaches this namespace.
+  'userns-root': ['unshare', '--user', '--map-root-user', '--mount'],
+};
+
 /**
  * Runs node as a user would. tap wraps child_process.spawn to add its loaders
  * through NODE_OPTIONS; they would follow the CLI (and its daemon) and write
  * tap's process records from there, failing as nobody. env(1) drops them.
  */
-function spawnNode(args: string[], opts: SpawnOptions, unprivileged = false) {
-  const env = ['/usr/bin/env', '-u', 'NODE_OPTIONS', process.execPath, ...args];
-  // A new user namespace without mappings: the CLI sees euid 65534, yet files are still checked
-  // against root, so the test works in a checkout that other users may not read.
-  const argv = unprivileged ? ['unshare', '--user', ...env] : env;
+function spawnNode(args: string[], opts: SpawnOptions, as: As = 'self') {
+  const argv = [...NAMESPACE[as], '/usr/bin/env', '-u', 'NODE_OPTIONS', process.execPath, ...args];
   return spawn(argv[0], argv.slice(1), opts);
 }
 
-function tsfuse(args: string[], opts: { env?: Record<string, string>; cwd?: string; unprivileged?: boolean } = {}): Promise<Result> {
+function tsfuse(args: string[], opts: { env?: Record<string, string>; cwd?: string; as?: As } = {}): Promise<Result> {
   const spawnOpts: SpawnOptions = { cwd: opts.cwd ?? ROOT, env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] };
   return new Promise((resolve, reject) => {
-    const child = spawnNode([MAIN, ...args], spawnOpts, opts.unprivileged);
+    const child = spawnNode([MAIN, ...args], spawnOpts, opts.as);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -102,6 +113,37 @@ t.test('--help lists the commands, every option with its variable, and the prece
   t.notMatch(r.stdout, /ready-fd/, 'internal options stay hidden');
 });
 
+/**
+ * The --help entry of `flag`: its line and the lines that continue it, up to the next option.
+ * yargs indents an option's line by two columns ("  -o, --options", "      --debug"), and the
+ * lines that continue its description further (they may name other options).
+ */
+function helpEntry(help: string, flag: string): string {
+  const optionLine = /^ {2}(-\w, | {4})(--[a-z-]+)/;
+  const lines = help.split('\n');
+  const start = lines.findIndex((l) => optionLine.exec(l)?.[2] === flag);
+  if (start < 0) return '';
+  const end = lines.findIndex((l, i) => i > start && optionLine.test(l));
+  return lines.slice(start, end < 0 ? undefined : end).join('\n');
+}
+
+t.test('--help shows numeric options as numbers', async (t) => {
+  const numeric: Record<string, string[]> = {
+    mount: ['--attr-timeout', '--entry-timeout', '--negative-timeout', '--max-stack-depth'],
+    umount: ['--wait'],
+    bench: ['--scale', '--rounds'],
+  };
+  for (const [command, flags] of Object.entries(numeric)) {
+    const help = (await tsfuse([command, '--help'])).stdout;
+    for (const flag of flags) {
+      const entry = helpEntry(help, flag);
+      t.match(entry, /\[number\]/, `${command} ${flag} is a [number]`);
+      t.notMatch(entry, /\[string\]/, `${command} ${flag} is no [string]`);
+    }
+  }
+  t.match(helpEntry((await tsfuse(['umount', '--help'])).stdout, '--wait'), /\[default: 10\]/, 'the default is still shown');
+});
+
 t.test('mount --help and umount --help describe their options', async (t) => {
   const m = await tsfuse(['mount', '--help']);
   t.equal(m.status, 0);
@@ -110,6 +152,8 @@ t.test('mount --help and umount --help describe their options', async (t) => {
   }
   for (const o of ['allow_other', 'default_permissions', 'ro', 'fsname=', 'subtype=']) t.ok(m.stdout.includes(o), `mentions -o ${o}`);
   t.match(m.stdout, /off\|ro\|wo\|rw\|require/);
+  t.match(m.stdout, /SIGHUP/, 'says what SIGHUP does');
+  t.match(m.stdout, /reloads\s+nothing/, 'and what it does not');
   t.match(m.stdout, /command line > environment > config file > default/);
   const u = await tsfuse(['umount', '--help']);
   t.equal(u.status, 0);
@@ -137,6 +181,32 @@ t.test('usage errors: one line, exit 2', async (t) => {
   oneLineError(t, await tsfuse(['mount', '/a', '/b', '--passthrough=yes']), /--passthrough: expected one of off\|ro\|wo\|rw\|require/, 2);
   oneLineError(t, await tsfuse(['mount', '/a', '/b', '--max-stack-depth', '3']), /--max-stack-depth: expected 1 or 2/, 2);
   oneLineError(t, await tsfuse(['mount', '/a', '/b', '--debug=yes']), /--debug: expected true or false/, 2);
+});
+
+t.test('usage errors name what is wrong, as typed', async (t) => {
+  // Not "unexpected argument MNT": the mode is what is wrong.
+  oneLineError(t, await tsfuse(['mount', '--passthrough', 'bogus', '/a', '/b']),
+    /^tsfuse: --passthrough: expected one of off\|ro\|wo\|rw\|require, got 'bogus'$/m, 2);
+  const typo = await tsfuse(['mount', '/a', '/b', '--attr-timout', '5']);
+  oneLineError(t, typo, /^tsfuse: unknown option --attr-timout$/m, 2);
+  t.notMatch(typo.stderr, /attrTimout/, 'the flag as typed, not a camelCase name');
+  // Not "mount needs SRC and MNT": --foo took SRC as its value.
+  oneLineError(t, await tsfuse(['mount', '--foo', '/a', '/b']), /^tsfuse: unknown option --foo$/m, 2);
+  oneLineError(t, await tsfuse(['umount', '--debug', '/a']), /^tsfuse: unknown option --debug \(an option of mount\)$/m, 2);
+  oneLineError(t, await tsfuse(['umount', '--lazy', '--wait', '5', '/a']), /^tsfuse: --lazy and --wait exclude each other/, 2);
+  const scale = await tsfuse(['bench', '--scale', '0']);
+  oneLineError(t, scale, /^tsfuse: --scale: expected a number > 0/, 2);
+  t.equal(scale.stderr.split('--scale').length - 1, 1, `names --scale once: ${scale.stderr}`);
+  oneLineError(t, await tsfuse(['bench'], { env: { TSFUSE_SCALE: '0' } }), /^tsfuse: TSFUSE_SCALE: expected/, 2);
+});
+
+t.test('a path that is not there is said to be missing', async (t) => {
+  const dir = tempDir(t);
+  const missing = path.join(dir, 'nonexistent');
+  const probe = await tsfuse(['probe', '--backing', missing]);
+  oneLineError(t, probe, new RegExp(`^tsfuse: --backing ${missing}: no such directory$`, 'm'), 2);
+  t.equal(probe.stdout, '', 'no probe was run');
+  oneLineError(t, await tsfuse(['umount', missing]), new RegExp(`^tsfuse: MNT ${missing}: no such directory$`, 'm'), 1);
 });
 
 t.test('SRC and MNT mistakes: one line, exit 1', async (t) => {
@@ -168,7 +238,7 @@ t.test('not root and fusermount3 refuses: its reason on one line, exit 1', async
   fs.mkdirSync(src);
   fs.mkdirSync(mnt);
   // In a user namespace without mappings fusermount3 is not setuid root, and mount(2) is refused.
-  oneLineError(t, await tsfuse(['mount', src, mnt], { unprivileged: true }), /^tsfuse: .*(fusermount3 failed to mount|needs fusermount3).*mnt/, 1);
+  oneLineError(t, await tsfuse(['mount', src, mnt], { as: 'nobody' }), /^tsfuse: .*(fusermount3 failed to mount|needs fusermount3).*mnt/, 1);
 });
 
 t.test('environment and config file reach the option resolution, below the command line', async (t) => {
@@ -187,6 +257,10 @@ t.test('environment and config file reach the option resolution, below the comma
   oneLineError(t, await tsfuse(['mount', '/a', '/b', '--config', path.join(dir, 'none.json')]), /config file .*none\.json: no such file/, 2);
   fs.writeFileSync(cfg, JSON.stringify({ 'entry-timout': 1 }));
   oneLineError(t, await tsfuse(['mount', '/a', '/b', '--config', cfg]), /unknown option "entry-timout"/, 2);
+  // umount's option, which mount would ignore: as unknown as a typo.
+  fs.writeFileSync(cfg, JSON.stringify({ wait: 3 }));
+  oneLineError(t, await tsfuse(['mount', '/a', '/b', '--config', cfg]), /unknown option "wait" \(an option of umount;/, 2);
+  oneLineError(t, await tsfuse(['umount', path.join(dir, 'nowhere'), '--config', cfg]), /nowhere: no such directory/, 1);
 });
 
 t.test('umount refuses what is not a FUSE mount', async (t) => {
@@ -230,8 +304,8 @@ function mountDirs(t: Test): { dir: string; src: string; mnt: string; pids: numb
 }
 
 /** A foreground `tsfuse mount`, its output collected as it comes. */
-function startMount(t: Test, args: string[], pids: number[]) {
-  const child = spawnNode([MAIN, 'mount', ...args], { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+function startMount(t: Test, args: string[], pids: number[], as: As = 'self') {
+  const child = spawnNode([MAIN, 'mount', ...args], { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] }, as);
   pids.push(child.pid!);
   const out = { stdout: '', stderr: '' };
   child.stdout!.on('data', (d: Buffer) => (out.stdout += d.toString()));
@@ -272,6 +346,40 @@ t.test('foreground mount: ready line, files, --debug, SIGTERM → unmounted, exi
   t.ok((counts.LOOKUP as number) > 0, `LOOKUP counted (${counts.LOOKUP})`);
   t.equal(typeof counts.READ, 'number', 'every opcode present, READ included');
   t.ok(Object.values(counts).every((n) => Number.isInteger(n)), 'all counts are integers');
+});
+
+t.test('SIGHUP stops a mount as --help says: unmounted, exit 0', { skip: !root && 'needs root' }, async (t) => {
+  const { src, mnt, pids } = mountDirs(t);
+  const m = startMount(t, [src, mnt], pids);
+  await m.ready;
+  m.child.kill('SIGHUP');
+  t.same(await m.exited, { status: 0, signal: null }, 'exit 0 after SIGHUP');
+  t.match(m.out.stdout, /SIGHUP: unmounting/);
+  t.equal(mountLine(mnt), undefined, 'no mount left');
+});
+
+// The root of a new user namespace may mount FUSE but not register backing files: the kernel
+// answers BACKING_OPEN with EPERM, as it does for every server outside the initial namespace.
+const userns = root && spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'true']).status === 0;
+
+t.test('passthrough refused (EPERM in a user namespace): the ready line says it is off', { skip: !userns && 'needs root and user namespaces' }, async (t) => {
+  const { src, mnt, pids } = mountDirs(t);
+  const m = startMount(t, [src, mnt, '--passthrough'], pids, 'userns-root');
+  await m.ready;
+  const ready = m.out.stdout.split('\n').find((l) => /mounted on/.test(l)) ?? '';
+  t.match(ready, /\(pid \d+, passthrough off: EPERM: BACKING_OPEN needs CAP_SYS_ADMIN in the initial user namespace\)$/, ready);
+  t.notMatch(ready, /passthrough rw/, 'not the mode that was asked for');
+  t.match(m.out.stderr, /^tsfuse: passthrough off: EPERM.*READ\/WRITE go through the server/m, 'the warning says what happens instead');
+  m.child.kill('SIGTERM');
+  t.same(await m.exited, { status: 0, signal: null });
+});
+
+t.test('--passthrough require refused (EPERM in a user namespace): one line, exit 1', { skip: !userns && 'needs root and user namespaces' }, async (t) => {
+  const { src, mnt } = mountDirs(t);
+  const r = await tsfuse(['mount', src, mnt, '--passthrough', 'require'], { as: 'userns-root' });
+  oneLineError(t, r, /^tsfuse: FUSE passthrough is required but unavailable: EPERM: BACKING_OPEN needs CAP_SYS_ADMIN .*; run the server as root outside user namespaces$/m, 1);
+  t.notMatch(r.stderr, /through the server/, 'require never serves READ/WRITE itself, so it does not say it would');
+  t.equal(r.stdout, '', 'no ready line');
 });
 
 t.test('SIGINT on a busy mount: detached lazily, served until the last file closes', { skip: !root && 'needs root' }, async (t) => {
@@ -359,8 +467,9 @@ t.test('--stats-file and --log-file that cannot be written: one line, exit 1, no
   const { dir, src, mnt } = mountDirs(t);
   const nowhere = path.join(dir, 'missing', 'x');
   oneLineError(t, await tsfuse(['mount', src, mnt, '--stats-file', nowhere]), /^tsfuse: --stats-file .*: .*missing is not a directory/, 1);
-  oneLineError(t, await tsfuse(['mount', src, mnt, '--log-file', nowhere]), /^tsfuse: --log-file .*: ENOENT/, 1);
-  oneLineError(t, await tsfuse(['mount', src, mnt, '--log-file', nowhere, '--daemon']), /^tsfuse: --log-file .*: ENOENT/, 1);
+  // The same words for both.
+  oneLineError(t, await tsfuse(['mount', src, mnt, '--log-file', nowhere]), /^tsfuse: --log-file .*: .*missing is not a directory$/m, 1);
+  oneLineError(t, await tsfuse(['mount', src, mnt, '--log-file', nowhere, '--daemon']), /^tsfuse: --log-file .*: .*missing is not a directory$/m, 1);
   t.equal(mountLine(mnt), undefined);
 });
 

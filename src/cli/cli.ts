@@ -16,7 +16,9 @@ import {
   flagName,
   normalizeArgs,
   readConfigFile,
+  refusal,
   resolveOptions,
+  type OptionSpec,
   type OptionTable,
 } from './options';
 
@@ -39,12 +41,20 @@ const EXIT_STATUS = 'Exit status: 0 success, 1 failure, 2 bad command line, envi
 export async function main(rawArgs: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const log = Logger.console();
   try {
+    // `tsfuse SRC MNT -o OPTS` (mount.fuse3, fstab) is `tsfuse mount --daemon SRC MNT -o OPTS`.
     const asMount = expandOptionKeys(fromMountHelper(rawArgs, COMMANDS.map((c) => c.name)), mountCommand.options);
-    const args = normalizeArgs(asMount, ALL_TABLES);
+    const named = commandNamed(asMount);
+    // Only the command's own options: another command's is as unknown here as a typo.
+    const tables = named === undefined ? ALL_TABLES : [commonOptions, named.options];
+    const elsewhere = (key: string | undefined): string | undefined => ownersOf(key, named);
+    const args = normalizeArgs(asMount, tables, {
+      positionals: named === undefined ? undefined : 1 + named.positionals.length,
+      elsewhere: (flag) => elsewhere(keyOfFlag(flag)),
+    });
     const chosen = await parseCommandLine(args);
     const cwd = process.cwd();
     const common = resolveOptions(commonOptions, { cli: chosen.argv, env, cwd });
-    const config = common.config === undefined ? undefined : readConfigFile(common.config, ALL_TABLES);
+    const config = common.config === undefined ? undefined : readConfigFile(common.config, tables, elsewhere);
     const options = resolveOptions(chosen.command.options, { cli: chosen.argv, env, config, cwd });
     const positionals: Record<string, string> = {};
     for (const p of chosen.command.positionals) positionals[p.name] = String(chosen.argv[p.name]);
@@ -103,13 +113,37 @@ async function parseCommandLine(args: readonly string[]): Promise<Chosen> {
       },
     );
   }
-  const first = firstPositional(args);
-  if (first !== undefined && !COMMANDS.some((c) => c.name === first)) {
-    throw new UsageError(`unknown command '${first}' (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
-  }
   await parser.parseAsync();
   if (!chosen) throw new UsageError('no command given (see tsfuse --help)');
   return chosen;
+}
+
+/** The command the command line names; an unknown one is an error before any of its options is. */
+function commandNamed(args: readonly string[]): Command | undefined {
+  const first = firstPositional(args);
+  if (first === undefined) return undefined;
+  const command = COMMANDS.find((c) => c.name === first);
+  if (!command) throw new UsageError(`unknown command '${first}' (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
+  return command;
+}
+
+/** "an option of umount": the other commands that have option `key`. */
+function ownersOf(key: string | undefined, command: Command | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  const owners = COMMANDS.filter((c) => c !== command && key in c.options && !c.options[key].internal).map((c) => c.name);
+  return owners.length > 0 ? `an option of ${owners.join(' and ')}` : undefined;
+}
+
+/** The table key of a flag as typed (`--wait`, `-l`, `--no-debug`), in any command's table. */
+function keyOfFlag(flag: string): string | undefined {
+  for (const table of ALL_TABLES) {
+    for (const [key, spec] of Object.entries(table)) {
+      const names = [`--${flagName(key)}`, `--no-${flagName(key)}`];
+      if (spec.alias) names.push(spec.alias.length === 1 ? `-${spec.alias}` : `--${spec.alias}`);
+      if (names.includes(flag)) return key;
+    }
+  }
+  return undefined;
 }
 
 function addOptions(y: Argv, table: OptionTable, group: string): Argv {
@@ -125,7 +159,7 @@ function addOptions(y: Argv, table: OptionTable, group: string): Argv {
       // No yargs default: an option absent from the command line must stay undefined
       // so the environment and the config file get their turn.
       defaultDescription: shown,
-      requiresArg: spec.cli === 'string',
+      requiresArg: spec.cli !== 'boolean',
     });
   }
   return y;
@@ -147,10 +181,22 @@ function environmentTable(): string {
   return `Environment (${ENV_PREFIX}*)          Option                 Commands\n  ${rows.join('\n  ')}`;
 }
 
-/** The command name: the first word that is neither a flag nor the value of --config. */
+/** Flags (any command's) whose value may be the next word, which is then no command name. */
+const VALUE_FLAGS: ReadonlyMap<string, OptionSpec<unknown, unknown>> = new Map(
+  ALL_TABLES.flatMap((table) =>
+    Object.entries(table)
+      .filter(([, spec]) => spec.cli !== 'boolean')
+      .flatMap(([key, spec]) => [`--${flagName(key)}`, ...(spec.alias?.length === 1 ? [`-${spec.alias}`] : [])].map((f) => [f, spec] as const)),
+  ),
+);
+
+/** The command name: the first word that is neither a flag nor a flag's value. */
 function firstPositional(args: readonly string[]): string | undefined {
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--config') i++;
+    if (args[i] === '--') return args[i + 1];
+    const spec = VALUE_FLAGS.get(args[i]);
+    // `--passthrough mount …`: a flag that may stand alone takes only a word it accepts.
+    if (spec !== undefined && (spec.bareValue === undefined || refusal(spec, args[i + 1] ?? '') === undefined)) i++;
     else if (!args[i].startsWith('-')) return args[i];
   }
   return undefined;

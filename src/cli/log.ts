@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { CliError } from './errors';
+import { openForAppend } from './paths';
 
 /**
  * Where the CLI's own lines go: stdout/stderr, or one file for both
@@ -46,9 +46,5 @@ export class Logger {
 
 /** Opens --log-file for appending; a path the user got wrong is a one-line error. */
 export function openLogFile(file: string): number {
-  try {
-    return fs.openSync(file, 'a');
-  } catch (err) {
-    throw new CliError(`--log-file ${file}: ${(err as Error).message}`);
-  }
+  return openForAppend('--log-file', file);
 }

@@ -17,8 +17,11 @@ export class ValueError extends Error {}
 /** T: what `parse` yields; D: the default, which may be narrower or undefined. */
 export interface OptionSpec<T, D extends T | undefined = T> {
   describe: string;
-  /** How yargs reads the flag. */
-  cli: 'string' | 'boolean';
+  /**
+   * How yargs reads the flag, and the type --help shows. A 'number' reaches yargs only after
+   * normalizeArgs has seen `parse` accept it, so yargs' own conversion never meets a bad one.
+   */
+  cli: 'string' | 'number' | 'boolean';
   alias?: string;
   /** Placeholder shown in --help, e.g. 'SECONDS'. */
   placeholder?: string;
@@ -283,10 +286,11 @@ function parseWith(spec: OptionSpec<unknown, unknown>, raw: unknown, baseDir: st
 
 /**
  * Reads a JSON config file: one object whose keys are option names
- * (`"attr-timeout"` or `"attrTimeout"`). Unknown keys are errors, so a typo
- * does not pass silently.
+ * (`"attr-timeout"` or `"attrTimeout"`). `tables` are the options of the
+ * command that reads it: any other key is an error, as on its command line,
+ * so that neither a typo nor an option the command ignores passes silently.
  */
-export function readConfigFile(file: string, tables: readonly OptionTable[]): ConfigFile {
+export function readConfigFile(file: string, tables: readonly OptionTable[], elsewhere?: (key: string) => string | undefined): ConfigFile {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -312,77 +316,126 @@ export function readConfigFile(file: string, tables: readonly OptionTable[]): Co
   for (const [name, value] of Object.entries(parsed)) {
     const key = camelKey(name);
     if (!known.has(key)) {
-      throw new UsageError(`config file ${file}: unknown option "${name}" (known: ${[...known].map(flagName).join(', ')})`);
+      const where = elsewhere?.(key);
+      throw new UsageError(`config file ${file}: unknown option "${name}" (${where ? `${where}; ` : ''}known: ${[...known].map(flagName).join(', ')})`);
     }
     values[key] = value;
   }
   return { path: file, values };
 }
 
+/** What normalizeArgs knows about the command it reads, beyond its options. */
+export interface ArgsContext {
+  /**
+   * How many words that are not options the command takes, its own name included. A word that
+   * a flag which may stand alone (`--passthrough`) refused is left a positional; one word too
+   * many then means it was meant as that flag's value (`--passthrough bogus SRC MNT`).
+   */
+  positionals?: number;
+  /** Where an option missing from the tables belongs instead ("an option of umount"), if anywhere. */
+  elsewhere?: (flag: string) => string | undefined;
+}
+
+/** yargs' own flags. */
+const BUILTIN_FLAGS: ReadonlySet<string> = new Set(['--help', '-h', '--version']);
+
 /**
- * Rewrites the raw command line before yargs sees it:
- * - a flag with a `bareValue` given without a value (`--passthrough SRC MNT`)
- *   becomes `--passthrough=rw`, so yargs does not take SRC as its value;
- * - `--flag=VALUE` on a boolean flag must be true/false (yargs would quietly
- *   read any other word as false);
- * - `--flag VALUE` with a VALUE the option refuses is reported as such: it is
- *   most likely a positional the flag swallowed (`umount --wait MNT`), and
- *   "umount needs MNT" would not say so.
+ * Rewrites and checks the raw command line before yargs sees it:
+ * - a flag that is in none of `tables` is an error, said with the flag as typed (yargs would
+ *   report a camelCase name, or take the next word as its value and then miss a positional);
+ * - a flag with a `bareValue` given without a value (`--passthrough SRC MNT`) becomes
+ *   `--passthrough=rw`, so yargs does not take SRC as its value;
+ * - every value given on the command line must be one the option takes: `--flag VALUE` with a
+ *   VALUE it refuses is most likely a positional the flag swallowed (`umount --wait MNT`), and
+ *   "umount needs MNT" would not say so; `--debug=yes` would quietly be false to yargs.
  */
-export function normalizeArgs(args: readonly string[], tables: readonly OptionTable[]): string[] {
-  const specs = new Map<string, { key: string; spec: OptionSpec<unknown, unknown> }>();
-  for (const table of tables) {
-    for (const [key, spec] of Object.entries(table)) {
-      specs.set(`--${flagName(key)}`, { key, spec });
-      if (spec.alias) specs.set(spec.alias.length === 1 ? `-${spec.alias}` : `--${spec.alias}`, { key, spec });
-    }
-  }
+export function normalizeArgs(args: readonly string[], tables: readonly OptionTable[], context: ArgsContext = {}): string[] {
+  const specs = flagSpecs(tables);
   const out: string[] = [];
+  let positionals = 0;
+  /** Why a bare flag refused the word after it, in case that word turns out to be one too many. */
+  let refusedWord: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--') {
+      positionals += args.length - i - 1;
       out.push(...args.slice(i));
       break;
     }
+    if (!arg.startsWith('-') || arg === '-') {
+      positionals++;
+      out.push(arg);
+      continue;
+    }
     const eq = arg.indexOf('=');
     const flag = eq < 0 ? arg : arg.slice(0, eq);
-    const found = arg.startsWith('-') ? specs.get(flag) : undefined;
-    if (found?.spec.cli === 'boolean' && eq >= 0) {
-      try {
-        parseBoolean(arg.slice(eq + 1));
-      } catch (err) {
-        throw new UsageError(`${flag}: ${(err as Error).message}`);
-      }
-    }
-    if (found?.spec.bareValue !== undefined && eq < 0) {
-      const next = args[i + 1];
-      if (next === undefined || next.startsWith('-') || !accepts(found.spec, next)) {
-        out.push(`${flag}=${found.spec.bareValue}`);
+    const spec = specs.get(flag) ?? negatedBoolean(specs, flag);
+    if (spec === undefined) {
+      if (BUILTIN_FLAGS.has(flag)) {
+        out.push(arg);
         continue;
       }
+      const where = context.elsewhere?.(flag);
+      throw new UsageError(`unknown option ${flag}${where ? ` (${where})` : ''}`);
     }
-    if (found?.spec.cli === 'string' && eq < 0) {
-      // `umount --wait MNT` takes MNT as the value: say what is wrong with it rather than
-      // that MNT is missing.
-      const next = args[i + 1];
-      const why = next === undefined || next.startsWith('-') ? undefined : refusal(found.spec, next);
-      if (why !== undefined) throw new UsageError(`${flag}: ${why}`);
+    const value = eq >= 0 ? arg.slice(eq + 1) : undefined;
+    if (spec.cli === 'boolean' || value !== undefined) {
+      // A boolean's value only ever comes after '=': `--debug SRC` leaves SRC a positional.
+      if (value !== undefined) refuseValue(flag, spec, value);
+      out.push(arg);
+      continue;
+    }
+    const next = args[i + 1];
+    // As yargs reads it: the next word is the value unless it is a flag (a negative number is not).
+    const nextIsValue = next !== undefined && (!next.startsWith('-') || /^-\d/.test(next));
+    if (spec.bareValue !== undefined && (!nextIsValue || refusal(spec, next) !== undefined)) {
+      if (nextIsValue && !next.startsWith('-')) refusedWord ??= `${flag}: ${refusal(spec, next)}`;
+      out.push(`${flag}=${spec.bareValue}`);
+      continue;
     }
     out.push(arg);
+    if (nextIsValue) {
+      refuseValue(flag, spec, next);
+      out.push(next);
+      i++;
+    }
+    // else no value at all: yargs says "--flag needs a value".
+  }
+  if (refusedWord !== undefined && context.positionals !== undefined && positionals > context.positionals) {
+    throw new UsageError(refusedWord);
   }
   return out;
 }
 
+/** Every flag of `tables` as typed (`--attr-timeout`, `-o`), with its spec. */
+function flagSpecs(tables: readonly OptionTable[]): Map<string, OptionSpec<unknown, unknown>> {
+  const specs = new Map<string, OptionSpec<unknown, unknown>>();
+  for (const table of tables) {
+    for (const [key, spec] of Object.entries(table)) {
+      specs.set(`--${flagName(key)}`, spec);
+      if (spec.alias) specs.set(spec.alias.length === 1 ? `-${spec.alias}` : `--${spec.alias}`, spec);
+    }
+  }
+  return specs;
+}
+
+/** yargs reads `--no-debug` as `--debug=false`. */
+function negatedBoolean(specs: Map<string, OptionSpec<unknown, unknown>>, flag: string): OptionSpec<unknown, unknown> | undefined {
+  const spec = flag.startsWith('--no-') ? specs.get(`--${flag.slice('--no-'.length)}`) : undefined;
+  return spec?.cli === 'boolean' ? spec : undefined;
+}
+
+function refuseValue(flag: string, spec: OptionSpec<unknown, unknown>, value: string): void {
+  const why = refusal(spec, value);
+  if (why !== undefined) throw new UsageError(`${flag}: ${why}`);
+}
+
 /** Why `spec` refuses `value` as a command-line value, or undefined if it takes it. */
-function refusal(spec: OptionSpec<unknown, unknown>, value: string): string | undefined {
+export function refusal(spec: OptionSpec<unknown, unknown>, value: string): string | undefined {
   try {
     spec.parse(value, '/');
     return undefined;
   } catch (err) {
     return (err as Error).message;
   }
-}
-
-function accepts(spec: OptionSpec<unknown, unknown>, value: string): boolean {
-  return refusal(spec, value) === undefined;
 }

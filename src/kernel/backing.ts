@@ -408,6 +408,8 @@ export class BackingRegistry {
     } catch (err) {
       const code = ioctlErrno(err);
       if (code === 'EPERM' || code === 'ENOTTY' || code === 'EOPNOTSUPP') {
+        // At start a refusal is thrown to whoever mounts, who says it once: no warning too.
+        if (this.require) throw this.unavailable(code);
         this.switchOff(code);
         return false;
       }
@@ -437,6 +439,8 @@ export class BackingRegistry {
     if (code === undefined) return this.check(dirFd);
     if (code === null) return true;
     if (SESSION_WIDE_ERRNOS.has(code)) {
+      // At start a refusal is thrown to whoever mounts, who says it once: no warning too.
+      if (this.require) throw this.unavailable(code);
       this.switchOff(code);
       return false;
     }
@@ -600,9 +604,14 @@ export class BackingRegistry {
 
   /** `require`: this open fails rather than being served plain; said once. */
   private refuseRequired(code: ErrnoName): never {
+    const error = this.unavailable(code);
+    this.warnOnce(`passthrough refused: ${error.reason}; ${error.advice}. With --passthrough=require the opens it refuses fail (${code}) instead of going through the server.`);
+    throw error;
+  }
+
+  private unavailable(code: ErrnoName): PassthroughUnavailableError {
     const { reason, advice } = this.explain(code);
-    this.warnOnce(`passthrough refused: ${reason}; ${advice}. With --passthrough=require the opens it refuses fail (${code}) instead of going through the server.`);
-    throw new PassthroughUnavailableError(code, reason, advice);
+    return new PassthroughUnavailableError(code, reason, advice);
   }
 
   private explain(code: ErrnoName): { reason: string; advice: string } {

@@ -143,7 +143,8 @@ export function explainBackingErrno(
       if (context.capSysAdmin === false || context.initialUserNs === false) {
         return {
           reason: 'EPERM: BACKING_OPEN needs CAP_SYS_ADMIN in the initial user namespace',
-          advice: 'run the server as root outside user namespaces; until then READ/WRITE go through the server',
+          // No "meanwhile" here: with --passthrough require nothing goes through the server.
+          advice: 'run the server as root outside user namespaces',
         };
       }
       return {

@@ -80,7 +80,7 @@ export const benchOptions = {
   }),
   scale: option({
     describe: 'Multiply file counts and sizes (1: 25,000 × 4 KiB … 100 × 10 MiB, a 2000 MiB dd)',
-    cli: 'string',
+    cli: 'number',
     placeholder: 'F',
     default: undefined,
     defaultDescription: `${FULL.scale}; --quick: ${QUICK.scale}`,
@@ -88,7 +88,7 @@ export const benchOptions = {
   }),
   rounds: option({
     describe: 'Rounds of every workload on every configuration, in alternation',
-    cli: 'string',
+    cli: 'number',
     placeholder: 'N',
     default: undefined,
     defaultDescription: `${FULL.rounds}; --quick: ${QUICK.rounds}`,
@@ -120,14 +120,14 @@ export const benchOptions = {
   }),
   entryTimeout: option({
     describe: 'Entry timeout of the tsfuse servers (passthrough_hp has 86400, or 0 when both timeouts are 0)',
-    cli: 'string',
+    cli: 'number',
     placeholder: 'SECONDS',
     default: 1,
     parse: parseSeconds,
   }),
   attrTimeout: option({
     describe: 'Attribute timeout of the tsfuse servers (as --entry-timeout)',
-    cli: 'string',
+    cli: 'number',
     placeholder: 'SECONDS',
     default: 1,
     parse: parseSeconds,

@@ -2,11 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defineCommand, type RunArgs } from '../command';
 import { daemonize, ReadinessPipe } from '../daemon';
-import { CliError, errnoCode } from '../errors';
+import { CliError } from '../errors';
+import { checkParentDirectory, statDirectory } from '../paths';
 import { Logger } from '../log';
 import { Loopback } from '../../fs/loopback';
 import { mount, type MountHandle, type MountOptions } from '../../fs/mount';
 import { connectionId } from '../../kernel/device';
+import { PassthroughUnavailableError } from '../../kernel/backing';
 import { MountError } from '../../kernel/errors';
 import { handedFd } from '../../kernel/handed-fd';
 import {
@@ -23,6 +25,7 @@ import {
   parseSeconds,
   parseStackDepth,
   type FuseMountOptions,
+  type PassthroughMode,
 } from '../options';
 
 export const mountOptions = {
@@ -38,21 +41,21 @@ export const mountOptions = {
   }),
   attrTimeout: option({
     describe: 'Seconds the kernel may cache attributes',
-    cli: 'string',
+    cli: 'number',
     placeholder: 'SECONDS',
     default: 1,
     parse: parseSeconds,
   }),
   entryTimeout: option({
     describe: 'Seconds the kernel may cache name lookups',
-    cli: 'string',
+    cli: 'number',
     placeholder: 'SECONDS',
     default: 1,
     parse: parseSeconds,
   }),
   negativeTimeout: option({
     describe: 'Seconds the kernel may cache that a name does not exist (0: not cached)',
-    cli: 'string',
+    cli: 'number',
     placeholder: 'SECONDS',
     default: 0,
     parse: parseSeconds,
@@ -69,7 +72,7 @@ export const mountOptions = {
   }),
   maxStackDepth: option({
     describe: 'With passthrough: 1, or 2 to let SRC be on overlayfs or another FUSE mount (nothing can then stack on this one)',
-    cli: 'string',
+    cli: 'number',
     placeholder: '1|2',
     default: 1,
     parse: parseStackDepth,
@@ -140,7 +143,9 @@ export const mountCommand = defineCommand({
   ],
   options: mountOptions,
   epilogue:
-    'Runs in the foreground until SIGINT/SIGTERM, then unmounts (lazily if the mount is busy) and exits 0. ' +
+    'Runs in the foreground until SIGINT, SIGTERM or SIGHUP, then unmounts (lazily if the mount is busy) and exits 0; ' +
+    'a second signal detaches at once. SIGHUP is a stop signal like the others (a closed terminal unmounts): it reloads ' +
+    'nothing. The ready line says whether passthrough is on. ' +
     'With --daemon, returns once the mount is ready; stop it with `tsfuse umount MNT`.\n' +
     'MNT /dev/fd/N: serve the /dev/fuse fd N that the parent process already mounted.\n' +
     '`tsfuse SRC MNT -o OPTS` (what mount -t fuse.tsfuse and fstab run) is `tsfuse mount --daemon SRC MNT -o OPTS`; ' +
@@ -174,7 +179,8 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
   // /dev/fd/N: already mounted by the parent; mount() checks the fd.
   const handed = handedFd(args.positionals.mnt) !== undefined;
   if (!handed) checkMountpoint(mnt, src);
-  if (options.statsFile !== undefined) checkStatsFile(options.statsFile);
+  // The stats are written at exit: a wrong directory is better found before mounting.
+  if (options.statsFile !== undefined) checkParentDirectory('--stats-file', options.statsFile);
 
   // The daemon's stdout/stderr already are the log file.
   const log = options.logFile && pipe === undefined ? Logger.file(options.logFile) : args.log;
@@ -199,7 +205,7 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
       log: (line) => log.error(line),
       debug: options.debug ? (line) => log.info(line) : undefined,
     });
-    const ready = `tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${options.passthrough === 'off' ? '' : `, passthrough ${options.passthrough}`})`;
+    const ready = `tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${passthroughState(options.passthrough, handle)})`;
     return await serveUntilStopped(handle, options.statsFile, log, () => {
       log.info(ready);
       pipe?.ready(ready);
@@ -213,10 +219,22 @@ async function mountOrExplain(loopback: Loopback, mnt: string, options: MountOpt
   try {
     return await mount(loopback, mnt, options);
   } catch (err) {
+    // Nothing is mounted: the refusal itself is the whole story (why, and what to do).
+    if (err instanceof MountError && err.cause instanceof PassthroughUnavailableError) throw new CliError(err.cause.message);
     // MountError messages are written for users: what failed and what to do.
     if (err instanceof MountError) throw new CliError(err.message);
     throw err;
   }
+}
+
+/** The ready line's word on passthrough: what the kernel granted, not only what was asked. */
+function passthroughState(asked: PassthroughMode, handle: MountHandle): string {
+  if (asked === 'off') return '';
+  const backing = handle.session.backing;
+  // Refused at start (EPERM in a user namespace, an old kernel): said above, and again here, for
+  // a daemon's ready line is all its user sees.
+  if (backing === null || !backing.enabled) return `, passthrough off: ${backing?.disabledReason ?? 'not negotiated'}`;
+  return `, passthrough ${asked}`;
 }
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -285,27 +303,12 @@ function writeStats(file: string, counts: Record<string, number>): void {
 
 // ---- checks for the mistakes a user can make -------------------------------
 
-function statOrExplain(what: string, p: string): fs.Stats {
-  try {
-    return fs.statSync(p);
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code === 'ENOENT') throw new CliError(`${what} ${p}: no such directory`);
-    if (code === 'ENOTDIR') throw new CliError(`${what} ${p}: a component of the path is not a directory`);
-    if (code === 'ENOTCONN') {
-      throw new CliError(`${what} ${p}: a dead FUSE mount (transport endpoint is not connected); clear it with \`tsfuse umount ${p}\``);
-    }
-    if (code === 'EACCES') throw new CliError(`${what} ${p}: permission denied`);
-    throw new CliError(`${what} ${p}: ${(err as Error).message}`);
-  }
-}
-
 function checkSource(src: string): void {
-  if (!statOrExplain('SRC', src).isDirectory()) throw new CliError(`SRC ${src}: not a directory`);
+  statDirectory('SRC', src);
 }
 
 function checkMountpoint(mnt: string, src: string): void {
-  if (!statOrExplain('MNT', mnt).isDirectory()) throw new CliError(`MNT ${mnt}: not a directory`);
+  statDirectory('MNT', mnt);
   const real = fs.realpathSync(mnt);
   if (connectionId(real) !== undefined) {
     throw new CliError(`MNT ${mnt}: already a FUSE mount; unmount it first: tsfuse umount ${mnt}`);
@@ -316,15 +319,4 @@ function checkMountpoint(mnt: string, src: string): void {
     throw new CliError(`MNT ${mnt}: inside SRC ${src}; the mount would loop back into itself`);
   }
   if (fs.readdirSync(mnt).length > 0) throw new CliError(`MNT ${mnt}: not empty`);
-}
-
-/** The stats are written at exit: a wrong directory is better found before mounting. */
-function checkStatsFile(file: string): void {
-  let dir: fs.Stats | undefined;
-  try {
-    dir = fs.statSync(path.dirname(file));
-  } catch {
-    // reported below
-  }
-  if (!dir?.isDirectory()) throw new CliError(`--stats-file ${file}: ${path.dirname(file)} is not a directory`);
 }

@@ -1,6 +1,7 @@
 import { defineCommand, type RunArgs } from '../command';
 import { CliError } from '../errors';
 import { option, parseBoolean, parsePath } from '../options';
+import { statDirectory } from '../paths';
 import { probeExitCode, probeKernel, verdictLine, type ProbeResult } from '../../kernel/probe';
 
 export const probeOptions = {
@@ -29,6 +30,8 @@ export const probeCommand = defineCommand({
     'namespace when this process may not mount), its INIT offer, and BACKING_OPEN/CLOSE on a temporary file.\n' +
     'Exit status: 0 passthrough usable, 1 not usable, 2 the probe could not run.',
   async run(args: RunArgs<typeof probeOptions>): Promise<number> {
+    // Exit status 1 would say "passthrough unusable"; a mistyped DIR means the probe could not run.
+    if (args.options.backing !== undefined) statDirectory('--backing', args.options.backing, 2);
     let probe: ProbeResult;
     try {
       probe = await probeKernel({ backing: args.options.backing });

@@ -1,12 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defineCommand, type RunArgs } from '../command';
-import { CliError } from '../errors';
+import { CliError, UsageError } from '../errors';
 import { option, parseBoolean, parseSeconds } from '../options';
+import { statDirectory } from '../paths';
 import { connectionId, connectionServers } from '../../kernel/device';
 import { MountError } from '../../kernel/errors';
 import { isDeadMount, unmount } from '../../kernel/mount';
 import { mountOf } from '../../kernel/probe-host';
+
+const DEFAULT_WAIT_S = 10;
 
 export const umountOptions = {
   lazy: option({
@@ -18,9 +21,11 @@ export const umountOptions = {
   }),
   wait: option({
     describe: 'Then wait up to this long for the server process to exit (a tsfuse daemon writes --stats-file on its way out); 0: do not wait. Not with --lazy',
-    cli: 'string',
+    cli: 'number',
     placeholder: 'SECONDS',
-    default: 10,
+    // Unset unless given, so that --lazy can refuse a --wait it would ignore.
+    default: undefined,
+    defaultDescription: String(DEFAULT_WAIT_S),
     parse: parseSeconds,
   }),
 };
@@ -32,9 +37,18 @@ export const umountCommand = defineCommand({
   options: umountOptions,
   epilogue: 'A dead mount (the server is gone: "transport endpoint is not connected") is always detached lazily.',
   async run(args: RunArgs<typeof umountOptions>): Promise<number> {
+    const { wait = DEFAULT_WAIT_S } = args.options;
+    if (args.options.lazy && wait > 0 && args.options.wait !== undefined) {
+      // A lazy unmount returns while open files still keep the server running: nothing to wait for.
+      throw new UsageError('--lazy and --wait exclude each other: a lazy unmount does not wait for the server (use one of them)');
+    }
     const mnt = canonical(path.resolve(args.cwd, args.positionals.mnt));
     const mounted = mountOf(mnt);
-    if (mounted?.mountPoint !== mnt) throw new CliError(`${mnt}: not mounted`);
+    if (mounted?.mountPoint !== mnt) {
+      // A dead mount answers stat with ENOTCONN, but it is listed as mounted: only a path that is not there is ENOENT.
+      statDirectory('MNT', mnt);
+      throw new CliError(`${mnt}: not mounted`);
+    }
     if (!/^fuse(\.|blk$|$)/.test(mounted.fsType)) throw new CliError(`${mnt}: not a FUSE mount (${mounted.fsType}); use umount(8)`);
     let lazy = args.options.lazy;
     if (!lazy && (await isDeadMount(mnt))) {
@@ -54,9 +68,9 @@ export const umountCommand = defineCommand({
       if (err instanceof MountError) throw new CliError(err.message);
       throw err;
     }
-    if (!lazy && args.options.wait > 0) {
-      const left = await waitForExit(servers, args.options.wait * 1000);
-      if (left.length > 0) args.log.error(`tsfuse: ${mnt} unmounted, but its server (pid ${left.join(', ')}) still runs after ${args.options.wait} s`);
+    if (!lazy && wait > 0) {
+      const left = await waitForExit(servers, wait * 1000);
+      if (left.length > 0) args.log.error(`tsfuse: ${mnt} unmounted, but its server (pid ${left.join(', ')}) still runs after ${wait} s`);
     }
     return 0;
   },
