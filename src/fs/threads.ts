@@ -61,7 +61,10 @@ class ServingThread {
   constructor(entry: string, data: ThreadData, private readonly onMessage: (t: ServingThread, m: FromThread) => void) {
     // By file URL, so that the entry loads however this module was: compiled .js, or through a
     // TypeScript loader the worker inherits with the parent's execArgv (tests).
-    this.worker = new Worker(pathToFileURL(entry), { workerData: data });
+    // trackUnmanagedFds off: fds are the process's, not the thread's. A filesystem may close on
+    // one thread an fd another opened (a RELEASE served elsewhere than its OPEN), which Node would
+    // warn about, and a thread that exits must not close fds the others still use.
+    this.worker = new Worker(pathToFileURL(entry), { workerData: data, trackUnmanagedFds: false });
     this.worker.on('message', (m: FromThread) => {
       const wake = this.waiting.get(m.type);
       if (wake !== undefined) {
