@@ -37,7 +37,7 @@ export type FromThread =
   | { type: 'stats'; stats: ReturnType<Session['stats']> }
   | { type: 'log'; line: string }
   | { type: 'debug'; line: string }
-  | { type: 'ended'; error: string | null };
+  | { type: 'ended'; error: string | null; stats: ReturnType<Session['stats']> };
 
 const port = parentPort!;
 const config = workerData as ThreadData;
@@ -101,7 +101,7 @@ function serve(bridge: Bridge, negotiated: NegotiatedInit, sessionFd: number): S
   });
   session.start();
   void session.closed.then(() => {
-    post({ type: 'ended', error: session.endError === null ? null : session.endError.message });
+    post({ type: 'ended', error: session.endError === null ? null : session.endError.message, stats: session.stats() });
     port.close();
   });
   return session;

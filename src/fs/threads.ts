@@ -56,6 +56,8 @@ class ServingThread {
   readonly worker: Worker;
   /** Its session has ended (or the thread is gone). */
   ended = false;
+  /** Its session's counters as they were when it ended: what stats() reports after the unmount. */
+  finalStats: SessionStats | null = null;
   private readonly waiting = new Map<string, (m: FromThread) => void>();
 
   constructor(entry: string, data: ThreadData, private readonly onMessage: (t: ServingThread, m: FromThread) => void) {
@@ -140,6 +142,7 @@ export async function mountThreaded(spec: ThreadedFilesystem, target: string, op
         break;
       case 'ended':
         from.ended = true;
+        from.finalStats = m.stats;
         if (m.error !== null) log(`tsfuse: thread ${threads.indexOf(from)}: ${m.error}`);
         break;
     }
@@ -253,8 +256,8 @@ export async function mountThreaded(spec: ThreadedFilesystem, target: string, op
 
 /** Every live thread's session.stats(), summed; the backing ids are the connection's. */
 async function threadStats(threads: readonly ServingThread[], table: SharedBackingTable): Promise<SessionStats> {
-  const live = threads.filter((t) => !t.ended);
-  const all = await Promise.all(live.map((t) => {
+  const all = await Promise.all(threads.map((t) => {
+    if (t.ended) return t.finalStats === null ? null : { stats: t.finalStats };
     const answer = t.next('stats').catch(() => null);
     t.send({ type: 'stats' });
     return answer;

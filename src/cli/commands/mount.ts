@@ -4,8 +4,10 @@ import { defineCommand, type RunArgs } from '../command';
 import { daemonize, ReadinessPipe } from '../daemon';
 import { CliError, errnoCode } from '../errors';
 import { Logger } from '../log';
-import { Loopback } from '../../fs/loopback';
+import type { Filesystem, ThreadedFilesystem } from '../../fs/api';
+import { Loopback, threadedLoopback, type LoopbackOptions } from '../../fs/loopback';
 import { mount, type MountHandle, type MountOptions } from '../../fs/mount';
+import { MAX_THREADS } from '../../fs/threads';
 import { connectionId } from '../../kernel/device';
 import { MountError } from '../../kernel/errors';
 import {
@@ -21,6 +23,7 @@ import {
   parsePosixLocks,
   parseSeconds,
   parseStackDepth,
+  parseThreads,
   type FuseMountOptions,
 } from '../options';
 
@@ -80,8 +83,18 @@ export const mountOptions = {
     cli: 'string',
     placeholder: 'server|kernel',
     default: undefined,
-    defaultDescription: 'kernel with --passthrough, else server',
+    defaultDescription: 'kernel with --passthrough or --threads above 1, else server',
     parse: parsePosixLocks,
+  }),
+  threads: option({
+    describe:
+      'Threads serving requests, each reading its own clone of the FUSE connection. Above 1: POSIX locks are ' +
+      'kept by the kernel, and the open-file limit bounds the files the kernel may know at once (each holds an fd)',
+    cli: 'string',
+    placeholder: 'N',
+    // On a 2-core machine two threads served no more requests per second than one (src/fs/threads.ts).
+    default: 1,
+    parse: (value: unknown) => parseThreads(value, MAX_THREADS),
   }),
   debug: option({
     describe: 'Log one decoded line per request and per reply',
@@ -161,8 +174,11 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
 
   // The daemon's stdout/stderr already are the log file.
   const log = options.logFile && pipe === undefined ? Logger.file(options.logFile) : args.log;
+  if (options.threads > 1 && options.posixLocks === 'server') {
+    throw new CliError('--posix-locks server needs --threads 1: on several threads the kernel keeps POSIX locks');
+  }
   try {
-    const loopback = new Loopback(src, {
+    const loopbackOptions: LoopbackOptions = {
       // 'require' is rw that must be granted: requirePassthrough below makes a refusal fatal.
       passthrough: options.passthrough === 'require' ? 'rw' : options.passthrough,
       maxStackDepth: options.maxStackDepth,
@@ -170,9 +186,11 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
       entryTimeout: options.entryTimeout,
       negativeTimeout: options.negativeTimeout,
       posixLocks: options.posixLocks,
-    });
-    const handle = await mountOrExplain(loopback, mnt, {
+    };
+    const filesystem = options.threads > 1 ? threadedLoopback(src, loopbackOptions).filesystem : new Loopback(src, loopbackOptions);
+    const handle = await mountOrExplain(filesystem, mnt, {
       ...options.options,
+      threads: options.threads,
       // SRC names the mount in /proc/mounts, unless its path is not a valid name.
       fsname: options.options.fsname ?? (MOUNT_NAME.test(src) ? src : 'tsfuse'),
       subtype: options.options.subtype ?? 'tsfuse',
@@ -180,7 +198,7 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
       log: (line) => log.error(line),
       debug: options.debug ? (line) => log.info(line) : undefined,
     });
-    const ready = `tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${options.passthrough === 'off' ? '' : `, passthrough ${options.passthrough}`})`;
+    const ready = `tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${options.passthrough === 'off' ? '' : `, passthrough ${options.passthrough}`}${options.threads > 1 ? `, ${options.threads} threads` : ''})`;
     log.info(ready);
     pipe?.ready(ready);
     return await serveUntilStopped(handle, options.statsFile, log);
@@ -189,9 +207,9 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
   }
 }
 
-async function mountOrExplain(loopback: Loopback, mnt: string, options: MountOptions): Promise<MountHandle> {
+async function mountOrExplain(filesystem: Filesystem | ThreadedFilesystem, mnt: string, options: MountOptions): Promise<MountHandle> {
   try {
-    return await mount(loopback, mnt, options);
+    return await mount(filesystem, mnt, options);
   } catch (err) {
     // MountError messages are written for users: what failed and what to do.
     if (err instanceof MountError) throw new CliError(err.message);
@@ -229,7 +247,8 @@ async function serveUntilStopped(handle: MountHandle, statsFile: string | undefi
   await unmounting;
   const endError = handle.session.endError;
   if (!endError) log.info(`tsfuse: ${mnt} unmounted`);
-  if (statsFile !== undefined) writeStats(statsFile, handle.session.stats().requests);
+  // handle.stats(): summed over the serving threads, whose counters outlive them.
+  if (statsFile !== undefined) writeStats(statsFile, (await handle.stats()).requests);
   if (endError) throw new CliError(`the FUSE connection on ${mnt} ended: ${endError.message}`);
   return 0;
 }
