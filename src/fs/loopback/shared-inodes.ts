@@ -149,29 +149,31 @@ export class SharedInodeTable implements InodeStore {
     }
     const [lo, hi] = inoHalves(stat);
     let adopted = false;
-    const slot = this.locked(() => {
+    const inode = this.locked(() => {
       let s = this.find_(stat.dev, lo, hi);
       if (s < 0) {
         s = this.allocate();
-        if (s < 0) return -1;
+        if (s < 0) return undefined;
         this.fill(s, fd, stat, lo, hi);
         this.insert(s);
         this.header[COUNT]++;
         adopted = true;
       }
       this.nlookups[s]++;
-      return s;
+      return this.view(s);
     });
     // The known inode's fd holds the same file: this one goes.
     if (!adopted) closeSync(fd);
-    if (slot < 0) throw new FuseError('EMFILE', `the inode table is full (${this.capacity} inodes)`);
-    return { inode: this.view(slot), stat };
+    if (inode === undefined) throw new FuseError('EMFILE', `the inode table is full (${this.capacity} inodes)`);
+    return { inode, stat };
   }
 
   find(stat: sys.Stat): Inode | undefined {
     const [lo, hi] = inoHalves(stat);
-    const slot = this.locked(() => this.find_(stat.dev, lo, hi));
-    return slot < 0 ? undefined : this.view(slot);
+    return this.locked(() => {
+      const slot = this.find_(stat.dev, lo, hi);
+      return slot < 0 ? undefined : this.view(slot);
+    });
   }
 
   /** Names are not recorded: no fd is ever reopened by name here. */
