@@ -36,9 +36,12 @@ export interface ThreadedLoopback {
   readonly inodeFds: number;
 }
 
-/** The inode table's slots: a power of two, at least the open-file limit (each inode holds an fd). */
+/**
+ * The inode table's slots: a power of two, at least the open-file limit (each inode holds an fd),
+ * and at least 65,536 (3.4 MB), since the limit may be raised after the mount (prlimit).
+ */
 function capacityFor(limit: number): number {
-  let n = 16;
+  let n = 1 << 16;
   while (n < limit) n *= 2;
   return n;
 }
