@@ -14,6 +14,7 @@
 //   limit (RLIMIT_NOFILE, raised as far as the process may; threaded.ts) bounds the inodes the
 //   kernel may know at once: past it, LOOKUP fails with EMFILE.
 import { closeSync } from 'node:fs';
+import { locked } from '../../kernel/atomics-lock';
 import * as sys from '../../sys/index';
 import { FuseError } from '../errors';
 import { S_IFMT } from './attr';
@@ -220,16 +221,7 @@ export class SharedInodeTable implements InodeStore {
   }
 
   private locked<T>(fn: () => T): T {
-    const h = this.header;
-    // 0 free, 1 held, 2 held with waiters; the critical sections are a few loads and stores.
-    if (Atomics.compareExchange(h, LOCK, 0, 1) !== 0) {
-      while (Atomics.exchange(h, LOCK, 2) !== 0) Atomics.wait(h, LOCK, 2);
-    }
-    try {
-      return fn();
-    } finally {
-      if (Atomics.exchange(h, LOCK, 0) === 2) Atomics.notify(h, LOCK, 1);
-    }
+    return locked(this.header, LOCK, fn);
   }
 
   /** Under the lock: `nodeid` names a slot in use, in its current generation. */
