@@ -234,7 +234,11 @@ export class SharedInodeTable implements InodeStore {
     return this.gen[slot] * this.capacity + slot;
   }
 
-  /** This thread's Inode for a slot in use (its fields never change while the slot is in use). */
+  /**
+   * This thread's Inode for a slot in use (its fields never change while the slot is in use).
+   * Its nopen and lockOwners are this thread's alone and unused: no fd is trimmed here, and the
+   * kernel keeps POSIX locks (threaded.ts).
+   */
   private view(slot: number): Inode {
     const nodeid = this.nodeidOf(slot);
     const cached = this.views[slot];
