@@ -77,6 +77,8 @@ export interface BenchOptions extends Profile {
   /** Entry and attribute timeouts of the tsfuse servers, seconds (default 1 and 1, the CLI's). */
   entryTimeout?: number;
   attrTimeout?: number;
+  /** Threads serving each tsfuse mount (default 1, the CLI's). */
+  threads?: number;
 }
 
 /** passthrough_hp's entry and attr timeout: 86400 s, or 0 with --nocache; it offers no other. */
@@ -86,8 +88,8 @@ export const HP_TIMEOUT = 86400;
  * `tsfuse mount` flags every tsfuse server of the run gets (server.ts takes the same
  * spelling): one place to pass a server option through.
  */
-export function serverArgs(o: Pick<BenchOptions, 'entryTimeout' | 'attrTimeout'>): string[] {
-  return [`--entry-timeout=${o.entryTimeout ?? 1}`, `--attr-timeout=${o.attrTimeout ?? 1}`];
+export function serverArgs(o: Pick<BenchOptions, 'entryTimeout' | 'attrTimeout' | 'threads'>): string[] {
+  return [`--entry-timeout=${o.entryTimeout ?? 1}`, `--attr-timeout=${o.attrTimeout ?? 1}`, `--threads=${o.threads ?? 1}`];
 }
 
 /** passthrough_hp's own options: --nocache when the tsfuse servers run with timeouts 0, its only other setting. */
@@ -323,7 +325,7 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
         scale: o.scale,
         rounds: o.rounds,
         dropCaches: cannotDrop === undefined ? 'yes' : cannotDrop,
-        ...(o.configs.some((c) => c !== 'native') ? { entryTimeout: o.entryTimeout ?? 1, attrTimeout: o.attrTimeout ?? 1 } : {}),
+        ...(o.configs.some((c) => c !== 'native') ? { entryTimeout: o.entryTimeout ?? 1, attrTimeout: o.attrTimeout ?? 1, threads: o.threads ?? 1 } : {}),
         ...(client !== undefined ? { client: client.describe } : {}),
         fio: fioVersion(fio),
         ...cpuidleOf(),

@@ -25,6 +25,8 @@ export interface Environment {
   /** Entry and attribute timeouts of the tsfuse servers, in seconds. */
   entryTimeout?: number;
   attrTimeout?: number;
+  /** Threads serving each tsfuse mount (reports before it have none: 1). */
+  threads?: number;
   /** The client processes of the concurrent workloads, when they ran. */
   client?: string;
   /** fio's version, or null when it is not installed or not selected. */
@@ -243,7 +245,7 @@ function header(r: Report): string[] {
     `${e.dir} on ${e.fstype} (${e.source}); kernel ${e.kernel}, Node ${e.node}, ${e.cpus} CPUs, ${e.memoryGiB} GiB`,
     `scale ${e.scale}, ${e.rounds} rounds in alternation, medians; ratios are medians of per-round ratios`,
     `cold reads: ${e.dropCaches === 'yes' ? 'after sync and echo 3 > /proc/sys/vm/drop_caches' : `left out (${e.dropCaches})`}`,
-    ...(e.entryTimeout !== undefined ? [`tsfuse servers: entry timeout ${e.entryTimeout} s, attr timeout ${e.attrTimeout} s, negative 0`] : []),
+    ...(e.entryTimeout !== undefined ? [`tsfuse servers: entry timeout ${e.entryTimeout} s, attr timeout ${e.attrTimeout} s, negative 0, ${e.threads ?? 1} thread(s)`] : []),
     ...(e.client !== undefined ? [`concurrent clients: ${e.client}`] : []),
     e.fio
       ? `fio: ${e.fio}`

@@ -6,14 +6,14 @@
  * report can show what reached the server.
  *
  *   node dist/bench/server.js mount SRC MNT [--passthrough=off|rw|require] [--stats-file=FILE]
- *                                           [--entry-timeout=S] [--attr-timeout=S]
+ *                                           [--entry-timeout=S] [--attr-timeout=S] [--threads=N]
  *
  * Flags are spelled as `tsfuse mount` spells them, always as --name=value: a
  * flag the bench passes through (index.ts, serverArgs) then means the same to
  * both servers. A new one is a row of FLAGS.
  */
 import * as fs from 'node:fs';
-import { Loopback } from '../src/fs/loopback';
+import { Loopback, threadedLoopback, type LoopbackOptions } from '../src/fs/loopback';
 import { mount } from '../src/fs/mount';
 
 const seconds = (v: string): number => {
@@ -29,6 +29,11 @@ const FLAGS = {
   'stats-file': (v: string): string => v,
   'entry-timeout': seconds,
   'attr-timeout': seconds,
+  threads: (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < 1 || n > 256) throw new Error(`expected a whole number from 1 to 256, got '${v}'`);
+    return n;
+  },
 };
 type Flags = { [K in keyof typeof FLAGS]?: ReturnType<(typeof FLAGS)[K]> };
 
@@ -54,25 +59,28 @@ async function main(argv: readonly string[]): Promise<void> {
   if (verb !== 'mount' || !src || !mnt) throw new Error(USAGE);
   const flags = parseFlags(rest);
   const passthrough = flags.passthrough ?? 'off';
-  const loopback = new Loopback(src, {
+  const loopbackOptions: LoopbackOptions = {
     passthrough: passthrough === 'off' ? 'off' : 'rw',
     attrTimeout: flags['attr-timeout'] ?? 1,
     entryTimeout: flags['entry-timeout'] ?? 1,
     negativeTimeout: 0,
-  });
+  };
+  const threads = flags.threads ?? 1;
+  const filesystem = threads > 1 ? threadedLoopback(src, loopbackOptions).filesystem : new Loopback(src, loopbackOptions);
   // requirePassthrough: mount() also fails when the kernel refuses backing files (where the
   // session supports it; an older mount() ignores the field, and the check below still holds).
   const options: Parameters<typeof mount>[2] & { requirePassthrough?: boolean } = {
     fsname: src,
     subtype: 'tsfuse',
     requirePassthrough: passthrough === 'require',
+    threads,
   };
-  const handle = await mount(loopback, mnt, options);
+  const handle = await mount(filesystem, mnt, options);
   if (passthrough === 'require' && handle.session.negotiated?.passthrough !== true) {
     await handle.unmount({ lazy: true }).catch(() => undefined);
     throw new Error('--passthrough=require: FUSE passthrough was not negotiated at INIT (see `tsfuse probe`)');
   }
-  process.stdout.write(`tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${passthrough === 'off' ? '' : `, passthrough ${passthrough}`})\n`);
+  process.stdout.write(`tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${passthrough === 'off' ? '' : `, passthrough ${passthrough}`}${threads > 1 ? `, ${threads} threads` : ''})\n`);
 
   let stopping = false;
   const stop = (): void => {
@@ -85,7 +93,7 @@ async function main(argv: readonly string[]): Promise<void> {
   await handle.closed;
   const statsFile = flags['stats-file'];
   if (statsFile) {
-    const stats = handle.session.stats();
+    const stats = await handle.stats(); // summed over the serving threads
     const requests: Record<string, number> = Object.fromEntries(Object.entries(stats.requests).filter(([, n]) => n > 0));
     // Not requests: kept apart so that no table counts them as an opcode (mounts.ts, readStats).
     const counters: Record<string, number> = {};

@@ -1,6 +1,6 @@
 // tsfuse: a FUSE server for Linux in TypeScript that speaks /dev/fuse directly.
 export * from './fs/index';
-export { Loopback } from './fs/loopback';
-export type { LoopbackOptions, PassthroughPolicy, PosixLockKeeper } from './fs/loopback';
+export { Loopback, threadedLoopback } from './fs/loopback';
+export type { LoopbackOptions, PassthroughPolicy, PosixLockKeeper, ThreadedLoopback } from './fs/loopback';
 export { MountError, Session, isDeadMount, unmount } from './kernel/index';
 export type { SessionStats } from './kernel/index';

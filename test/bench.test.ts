@@ -393,8 +393,8 @@ t.test('--quick and the full run: the profile, and what the user gave over it', 
 });
 
 t.test('timeouts: passed to every tsfuse server; passthrough_hp has 86400 or, with both at 0, --nocache', async (t) => {
-  t.same(serverArgs({}), ['--entry-timeout=1', '--attr-timeout=1'], "the CLI's defaults");
-  t.same(serverArgs({ entryTimeout: 86400, attrTimeout: 0.5 }), ['--entry-timeout=86400', '--attr-timeout=0.5']);
+  t.same(serverArgs({}), ['--entry-timeout=1', '--attr-timeout=1', '--threads=1'], "the CLI's defaults");
+  t.same(serverArgs({ entryTimeout: 86400, attrTimeout: 0.5, threads: 2 }), ['--entry-timeout=86400', '--attr-timeout=0.5', '--threads=2']);
   t.same(passthroughHpArgs({ entryTimeout: 86400, attrTimeout: 86400 }), { args: [], timeout: 86400 });
   t.same(passthroughHpArgs({ entryTimeout: 0, attrTimeout: 0 }), { args: ['--nocache'], timeout: 0 });
   t.same(passthroughHpArgs({ entryTimeout: 0, attrTimeout: 1 }), { args: [], timeout: 86400 }, 'it has no setting for mixed timeouts');

@@ -486,3 +486,24 @@ t.test('a dead mount: mount refuses it, umount clears it lazily', { skip: !root 
   t.match(u.stdout, /dead FUSE mount .*detaching it lazily/);
   t.equal(mountLine(mnt), undefined, 'gone');
 });
+
+t.test('--threads: TSFUSE_THREADS serves on two threads; a bad count or server-kept locks are refused', { skip: !root && 'needs root' }, async (t) => {
+  oneLineError(t, await tsfuse(['mount', '/a', '/b', '--threads', '0']), /^tsfuse: --threads: expected a whole number from 1 to \d+/, 2);
+  oneLineError(t, await tsfuse(['mount', '/a', '/b', '--threads', 'many']), /^tsfuse: --threads: expected a whole number/, 2);
+  const { dir, src, mnt, pids } = mountDirs(t);
+  oneLineError(t, await tsfuse(['mount', src, mnt, '--threads', '2', '--posix-locks', 'server']), /--posix-locks server needs --threads 1/, 1);
+  t.equal(mountLine(mnt), undefined, 'nothing mounted');
+  const stats = path.join(dir, 'stats.json');
+  const r = await tsfuse(['mount', src, mnt, '--daemon', '--stats-file', stats], { env: { TSFUSE_THREADS: '2' } });
+  const pid = Number(/\(pid (\d+), 2 threads\)/.exec(r.stdout)?.[1]);
+  if (pid) pids.push(pid);
+  t.equal(r.status, 0, `exit 0: ${r.stderr}`);
+  t.ok(pid > 0, `the ready line says 2 threads: ${JSON.stringify(r.stdout)}`);
+  t.equal(fs.readFileSync(path.join(mnt, 'hello.txt'), 'utf8'), 'hello through the mount\n');
+  fs.writeFileSync(path.join(mnt, 'new.txt'), 'made on two threads\n');
+  t.equal(fs.readFileSync(path.join(src, 'new.txt'), 'utf8'), 'made on two threads\n', 'written through to SRC');
+  t.equal((await tsfuse(['umount', mnt])).status, 0);
+  await until('the daemon to exit', () => !alive(pid));
+  const counts = JSON.parse(fs.readFileSync(stats, 'utf8')) as Record<string, number>;
+  t.ok(counts.LOOKUP > 0 && counts.CREATE === 1, `the threads' requests are counted after the unmount (LOOKUP ${counts.LOOKUP}, CREATE ${counts.CREATE})`);
+});

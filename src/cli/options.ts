@@ -123,6 +123,13 @@ export function parseStackDepth(value: unknown): 1 | 2 {
   throw new ValueError(`expected 1 or 2, got ${show(value)}`);
 }
 
+/** A count of serving threads, 1 … `max`. */
+export function parseThreads(value: unknown, max: number): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > max) throw new ValueError(`expected a whole number from 1 to ${max}, got ${show(value)}`);
+  return n;
+}
+
 /** A file descriptor this process inherited (the daemon's readiness pipe). */
 export function parseFd(value: unknown): number {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;

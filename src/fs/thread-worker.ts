@@ -37,7 +37,7 @@ export type FromThread =
   | { type: 'stats'; stats: ReturnType<Session['stats']> }
   | { type: 'log'; line: string }
   | { type: 'debug'; line: string }
-  | { type: 'ended'; error: string | null };
+  | { type: 'ended'; error: string | null; stats: ReturnType<Session['stats']> };
 
 const port = parentPort!;
 const config = workerData as ThreadData;
@@ -49,7 +49,15 @@ const message = (err: unknown): string => (err instanceof Error ? err.message : 
 const importModule = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<Record<string, unknown>>;
 
 async function instantiate(): Promise<Filesystem> {
-  const exports = await importModule(pathToFileURL(config.module).href);
+  let exports: Record<string, unknown>;
+  try {
+    exports = await importModule(pathToFileURL(config.module).href);
+  } catch (err) {
+    // A TypeScript loader registered for require() only (node -r ts-node/register, which
+    // `npm run stress` uses) leaves import() unable to load .ts: require() can.
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err;
+    exports = require(config.module) as Record<string, unknown>;
+  }
   // A CommonJS module's exports are also its default export.
   const factory = exports[config.export] ?? (exports.default as Record<string, unknown> | undefined)?.[config.export];
   if (typeof factory !== 'function') {
@@ -101,7 +109,7 @@ function serve(bridge: Bridge, negotiated: NegotiatedInit, sessionFd: number): S
   });
   session.start();
   void session.closed.then(() => {
-    post({ type: 'ended', error: session.endError === null ? null : session.endError.message });
+    post({ type: 'ended', error: session.endError === null ? null : session.endError.message, stats: session.stats() });
     port.close();
   });
   return session;

@@ -56,6 +56,8 @@ class ServingThread {
   readonly worker: Worker;
   /** Its session has ended (or the thread is gone). */
   ended = false;
+  /** Its session's counters as they were when it ended: what stats() reports after the unmount. */
+  finalStats: SessionStats | null = null;
   private readonly waiting = new Map<string, (m: FromThread) => void>();
 
   constructor(entry: string, data: ThreadData, private readonly onMessage: (t: ServingThread, m: FromThread) => void) {
@@ -141,6 +143,7 @@ export async function mountThreaded(spec: ThreadedFilesystem, target: string, op
         break;
       case 'ended':
         from.ended = true;
+        from.finalStats = m.stats;
         if (m.error !== null) log(`tsfuse: thread ${threads.indexOf(from)}: ${m.error}`);
         break;
     }
@@ -243,7 +246,7 @@ export async function mountThreaded(spec: ThreadedFilesystem, target: string, op
   // The connection ends on every clone at once (unmount, abort): each thread's session ends
   // and its worker exits; the last one closes the main thread's fd.
   const handle = new Handle(mountpoint, session, connectionId(mountpoint), closed);
-  handle.stats = () => threadStats(threads, table);
+  handle.stats = () => threadStats(threads, table, session!);
   const abort = handle.abort.bind(handle);
   handle.abort = async () => {
     abortThreaded();
@@ -252,10 +255,13 @@ export async function mountThreaded(spec: ThreadedFilesystem, target: string, op
   return handle;
 }
 
-/** Every live thread's session.stats(), summed; the backing ids are the connection's. */
-async function threadStats(threads: readonly ServingThread[], table: SharedBackingTable): Promise<SessionStats> {
-  const live = threads.filter((t) => !t.ended);
-  const all = await Promise.all(live.map((t) => {
+/**
+ * Every thread's session.stats() (live, or as it ended), summed with the main thread's (INIT);
+ * the backing ids are the connection's.
+ */
+async function threadStats(threads: readonly ServingThread[], table: SharedBackingTable, main: Session): Promise<SessionStats> {
+  const all = await Promise.all(threads.map((t) => {
+    if (t.ended) return t.finalStats === null ? null : { stats: t.finalStats };
     const answer = t.next('stats').catch(() => null);
     t.send({ type: 'stats' });
     return answer;
@@ -264,7 +270,7 @@ async function threadStats(threads: readonly ServingThread[], table: SharedBacki
     requests: {}, errors: {}, inFlight: 0, orphanedReplies: 0,
     backing: { enabled: table.active, ...table.stats },
   };
-  for (const m of all) {
+  for (const m of [{ stats: main.stats() }, ...all]) {
     if (m === null) continue;
     const s = m.stats;
     for (const [k, v] of Object.entries(s.requests)) sum.requests[k] = (sum.requests[k] ?? 0) + v;

@@ -10,6 +10,7 @@
 // backward-shift deletion, so no tombstones pile up), a lock, and the connection-wide flags and
 // counters. A Map per thread plus messages to an owner thread would add a cross-thread hop to
 // every open; the critical section here is a few loads and at most one ioctl (microseconds).
+import { locked } from './atomics-lock';
 
 /** Slots in the table: inodes with open files at the same time, past which opens are served plain. */
 export const DEFAULT_BACKING_SLOTS = 1 << 16;
@@ -69,16 +70,7 @@ export class SharedBackingTable {
 
   /** Runs `fn` holding the table's lock (a futex-style mutex on the header word). */
   locked<T>(fn: () => T): T {
-    const h = this.header;
-    // 0 free, 1 held, 2 held with waiters.
-    if (Atomics.compareExchange(h, LOCK, 0, 1) !== 0) {
-      while (Atomics.exchange(h, LOCK, 2) !== 0) Atomics.wait(h, LOCK, 2);
-    }
-    try {
-      return fn();
-    } finally {
-      if (Atomics.exchange(h, LOCK, 0) === 2) Atomics.notify(h, LOCK, 1);
-    }
+    return locked(this.header, LOCK, fn);
   }
 
   /** Passthrough negotiated and not switched off by a session-wide refusal (any thread's). */

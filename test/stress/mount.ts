@@ -48,7 +48,8 @@ export interface StressMount {
   close(): Promise<void>;
 }
 
-export async function mountLoopback(base: string, options: LoopbackOptions): Promise<StressMount> {
+/** `threads` > 1: the threaded loopback (src/fs/loopback/threaded.ts). */
+export async function mountLoopback(base: string, options: LoopbackOptions, threads = 1): Promise<StressMount> {
   const src = path.join(base, 'src');
   const mnt = path.join(base, 'mnt');
   fs.mkdirSync(src, { recursive: true });
@@ -63,7 +64,7 @@ export async function mountLoopback(base: string, options: LoopbackOptions): Pro
   const started = await startLoopbackServer(src, mnt, options, 200000, (child) => {
     server = child;
     cleanups.push(kill);
-  });
+  }, threads);
   const child = started.server;
   return {
     src,

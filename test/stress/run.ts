@@ -5,6 +5,7 @@
 //   memory  100,000 distinct files looked up through the mount and forgotten (drop_caches),
 //           the server's RSS and inode count printed along the way
 // Options: --only=fuzz,diff,memory  --seed=N  --messages=N  --ops=N  --files=N  --procs=N
+//          --threads=N (serving threads of the diff and memory mounts; default 1)
 //          --blocks (compare st_blocks too, see differential.ts)
 // Exit status 1 when anything failed; every figure is printed.
 import * as fs from 'node:fs';
@@ -24,6 +25,7 @@ const MESSAGES = Number(args.get('messages') ?? 1_000_000);
 const OPS = Number(args.get('ops') ?? 100_000);
 const FILES = Number(args.get('files') ?? 100_000);
 const PROCS = Number(args.get('procs') ?? 3);
+const THREADS = Number(args.get('threads') ?? 1);
 // Read by differential.ts (and inherited by its worker processes).
 if (args.has('blocks')) process.env.TSFUSE_DIFF_BLOCKS = '1';
 let failed = false;
@@ -74,7 +76,7 @@ function worker(a: object): Promise<DifferentialResult> {
 async function diff(): Promise<void> {
   for (const passthrough of ['off', 'rw'] as const) {
     const base = tempDir('tsfuse-stress-diff-');
-    const m = await mountLoopback(base, { passthrough });
+    const m = await mountLoopback(base, { passthrough }, THREADS);
     const pid = m.server.pid!;
     const native = path.join(base, 'native');
     fs.mkdirSync(native);
@@ -89,7 +91,7 @@ async function diff(): Promise<void> {
     })));
     const ops = results.reduce((s, r) => s + r.ops, 0);
     const diffs = results.reduce((s, r) => s + r.differences, 0);
-    log(`diff passthrough=${passthrough}: ${ops} operations (${PROCS + 1} processes at once) in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${diffs} differences`);
+    log(`diff passthrough=${passthrough}: ${ops} operations (${PROCS + 1} processes at once, ${THREADS} serving thread(s)) in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${diffs} differences`);
     for (const r of results) if (r.differences > 0) log(describe(r));
     if (diffs > 0) failed = true;
     for (const d of fs.readdirSync(m.mnt)) fs.rmSync(path.join(m.mnt, d), { recursive: true, force: true });
@@ -111,7 +113,7 @@ async function diff(): Promise<void> {
 
 async function memory(): Promise<void> {
   const base = tempDir('tsfuse-stress-mem-');
-  const m = await mountLoopback(base, {});
+  const m = await mountLoopback(base, {}, THREADS);
   const pid = m.server.pid!;
   const dirs = Math.ceil(FILES / 1000);
   for (let d = 0; d < dirs; d++) {

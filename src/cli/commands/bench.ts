@@ -2,7 +2,8 @@
 // but its code (workloads, timing, reports) lives with the other benchmarks.
 import { defineCommand, type RunArgs } from '../command';
 import { CliError } from '../errors';
-import { option, parseBoolean, parsePath, parseSeconds, ValueError } from '../options';
+import { MAX_THREADS } from '../../fs/threads';
+import { option, parseBoolean, parsePath, parseSeconds, parseThreads, ValueError } from '../options';
 import {
   BenchError,
   CLIENT_KINDS,
@@ -132,6 +133,13 @@ export const benchOptions = {
     default: 1,
     parse: parseSeconds,
   }),
+  threads: option({
+    describe: 'Threads serving each tsfuse mount (as tsfuse mount --threads)',
+    cli: 'string',
+    placeholder: 'N',
+    default: 1,
+    parse: (value: unknown) => parseThreads(value, MAX_THREADS),
+  }),
   configs: option({
     describe: `Configurations, comma-separated: ${CONFIGS.join(',')}`,
     cli: 'string',
@@ -228,6 +236,7 @@ export const benchCommand = defineCommand({
           client: o.client,
           entryTimeout: o.entryTimeout,
           attrTimeout: o.attrTimeout,
+          threads: o.threads,
           command: ['tsfuse', ...args.args].join(' '),
         },
         {

@@ -5,8 +5,10 @@ import { daemonize, ReadinessPipe } from '../daemon';
 import { CliError } from '../errors';
 import { checkParentDirectory, statDirectory } from '../paths';
 import { Logger } from '../log';
-import { Loopback } from '../../fs/loopback';
+import type { Filesystem, ThreadedFilesystem } from '../../fs/api';
+import { Loopback, threadedLoopback, type LoopbackOptions } from '../../fs/loopback';
 import { mount, type MountHandle, type MountOptions } from '../../fs/mount';
+import { MAX_THREADS } from '../../fs/threads';
 import { connectionId } from '../../kernel/device';
 import { PassthroughUnavailableError } from '../../kernel/backing';
 import { MountError } from '../../kernel/errors';
@@ -24,6 +26,7 @@ import {
   parsePosixLocks,
   parseSeconds,
   parseStackDepth,
+  parseThreads,
   type FuseMountOptions,
   type PassthroughMode,
 } from '../options';
@@ -84,7 +87,7 @@ export const mountOptions = {
     cli: 'string',
     placeholder: 'server|kernel',
     default: undefined,
-    defaultDescription: 'kernel with --passthrough, else server',
+    defaultDescription: 'kernel with --passthrough or --threads above 1, else server',
     parse: parsePosixLocks,
   }),
   autoUnmount: option({
@@ -95,6 +98,16 @@ export const mountOptions = {
     default: undefined as boolean | undefined,
     defaultDescription: 'true',
     parse: parseBoolean,
+  }),
+  threads: option({
+    describe:
+      'Threads serving requests, each reading its own clone of the FUSE connection. Above 1: POSIX locks are ' +
+      'kept by the kernel, and the open-file limit bounds the files the kernel may know at once (each holds an fd)',
+    cli: 'number',
+    placeholder: 'N',
+    // On a 2-core machine two threads served no more requests per second than one (src/fs/threads.ts).
+    default: 1,
+    parse: (value: unknown) => parseThreads(value, MAX_THREADS),
   }),
   debug: option({
     describe: 'Log one decoded line per request and per reply',
@@ -184,8 +197,11 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
 
   // The daemon's stdout/stderr already are the log file.
   const log = options.logFile && pipe === undefined ? Logger.file(options.logFile) : args.log;
+  if (options.threads > 1 && options.posixLocks === 'server') {
+    throw new CliError('--posix-locks server needs --threads 1: on several threads the kernel keeps POSIX locks');
+  }
   try {
-    const loopback = new Loopback(src, {
+    const loopbackOptions: LoopbackOptions = {
       // 'require' is rw that must be granted: requirePassthrough below makes a refusal fatal.
       passthrough: options.passthrough === 'require' ? 'rw' : options.passthrough,
       maxStackDepth: options.maxStackDepth,
@@ -193,9 +209,11 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
       entryTimeout: options.entryTimeout,
       negativeTimeout: options.negativeTimeout,
       posixLocks: options.posixLocks,
-    });
-    const handle = await mountOrExplain(loopback, handed ? args.positionals.mnt : mnt, {
+    };
+    const filesystem = options.threads > 1 ? threadedLoopback(src, loopbackOptions).filesystem : new Loopback(src, loopbackOptions);
+    const handle = await mountOrExplain(filesystem, handed ? args.positionals.mnt : mnt, {
       ...options.options,
+      threads: options.threads,
       // Free per request (measured: the same kernel connection either way); one idle shell per mount.
       autoUnmount: options.autoUnmount ?? options.options.autoUnmount ?? true,
       // SRC names the mount in /proc/mounts, unless its path is not a valid name.
@@ -205,7 +223,7 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
       log: (line) => log.error(line),
       debug: options.debug ? (line) => log.info(line) : undefined,
     });
-    const ready = `tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${passthroughState(options.passthrough, handle)})`;
+    const ready = `tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${passthroughState(options.passthrough, handle)}${options.threads > 1 ? `, ${options.threads} threads` : ''})`;
     return await serveUntilStopped(handle, options.statsFile, log, () => {
       log.info(ready);
       pipe?.ready(ready);
@@ -215,9 +233,9 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
   }
 }
 
-async function mountOrExplain(loopback: Loopback, mnt: string, options: MountOptions): Promise<MountHandle> {
+async function mountOrExplain(filesystem: Filesystem | ThreadedFilesystem, mnt: string, options: MountOptions): Promise<MountHandle> {
   try {
-    return await mount(loopback, mnt, options);
+    return await mount(filesystem, mnt, options);
   } catch (err) {
     // Nothing is mounted: the refusal itself is the whole story (why, and what to do).
     if (err instanceof MountError && err.cause instanceof PassthroughUnavailableError) throw new CliError(err.cause.message);
@@ -270,7 +288,8 @@ async function serveUntilStopped(handle: MountHandle, statsFile: string | undefi
   await unmounting;
   const endError = handle.session.endError;
   if (!endError) log.info(`tsfuse: ${mnt} unmounted`);
-  if (statsFile !== undefined) writeStats(statsFile, handle.session.stats().requests);
+  // handle.stats(): summed over the serving threads, whose counters outlive them.
+  if (statsFile !== undefined) writeStats(statsFile, (await handle.stats()).requests);
   if (endError) throw new CliError(`the FUSE connection on ${mnt} ended: ${endError.message}`);
   return 0;
 }

@@ -70,6 +70,12 @@ function fstatOrClose(fd: number): sys.Stat {
 }
 
 /**
+ * What the loopback asks of its inode table: InodeTable below when one thread serves, and
+ * SharedInodeTable (shared-inodes.ts) when several do.
+ */
+export type InodeStore = Pick<InodeTable, 'root' | 'size' | 'fds' | 'get' | 'fd' | 'remember' | 'find' | 'renamed' | 'pin' | 'ref' | 'forget' | 'clear'>;
+
+/**
  * Inodes by (st_dev, st_ino), so that every name of a hard-linked file maps
  * to one nodeid, and by nodeid. Nodeids come from a counter and are never
  * reused, so the generation number can stay 0.

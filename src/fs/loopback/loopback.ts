@@ -29,9 +29,9 @@ import type {
 import { FuseError } from '../errors';
 import { MODE_BITS, NO_ATTR, O_ACCMODE, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_IXGRP, toAttr } from './attr';
 import { isDotOrDotdot, readEntries, type DirEntry } from './dirs';
-import { HandleTable, type DirHandle, type FileHandle } from './handles';
+import { DirTable, HandleTable, type DirHandles, type FileHandle, type FileHandles } from './handles';
 import { closeFreeing } from './close';
-import { InodeTable, O_NODE, type Inode } from './inodes';
+import { InodeTable, O_NODE, type Inode, type InodeStore } from './inodes';
 import * as locks from './locks';
 import { checkName, exactName, procPath } from './names';
 
@@ -136,6 +136,17 @@ export interface LoopbackOptions {
   posixLocks?: PosixLockKeeper;
 }
 
+/**
+ * Where a Loopback keeps what the kernel may name: its own tables when it is served by one
+ * thread; tables in shared memory, given by threaded.ts, when several threads each run a
+ * Loopback of their own on the same source.
+ */
+export interface LoopbackTables {
+  inodes: InodeStore;
+  files: FileHandles;
+  dirs: DirHandles;
+}
+
 /** A node just resolved: the inode (with a new lookup reference) and its stat. */
 interface Found {
   inode: Inode;
@@ -201,13 +212,16 @@ function openOrCreate(dirFd: number, name: string | Buffer, flags: number, exclu
 
 export class Loopback implements Filesystem {
   readonly features: FilesystemFeatures;
-  private readonly inodes: InodeTable;
-  private readonly files = new HandleTable<FileHandle>();
-  /** One open file per inode that has any (the latest opened): getxattr() reads through it. */
-  private readonly openFile = new Map<Inode, FileHandle>();
+  private readonly inodes: InodeStore;
+  private readonly files: FileHandles;
+  /**
+   * One open file per inode that has any (the latest opened): getxattr() reads through it.
+   * Not with shared tables: another thread may release that file and its fd number be reused.
+   */
+  private readonly openFile: Map<Inode, FileHandle> | undefined;
   /** READ's buffer, reused from one read() to the next (read()). */
   private readBuffer = Buffer.alloc(0);
-  private readonly dirs = new HandleTable<DirHandle>();
+  private readonly dirs: DirHandles;
   private readonly passthrough: PassthroughPolicy;
   private passthroughGranted = false;
   readonly posixLocks: PosixLockKeeper;
@@ -220,21 +234,37 @@ export class Loopback implements Filesystem {
   private readonly negativeTimeout: number;
   private readonly asyncIo: boolean;
 
-  /** Opens `source` at once, so a wrong path fails here and not at the first request. */
-  constructor(readonly source: string, options: LoopbackOptions = {}) {
-    // The one path that is walked: the user's own. Everything below it is
-    // reached by names relative to inode fds.
-    const rootFd = sys.openat(sys.AT_FDCWD, source, sys.O_PATH | sys.O_DIRECTORY);
-    // Like passthrough_hp: an fd per inode the kernel knows needs more than
-    // the usual soft limit of 1024.
-    const limit = sys.raiseNofileLimit(1 << 20);
-    this.inodes = new InodeTable(rootFd, options.maxInodeFds ?? Math.floor(limit * 0.75));
+  /**
+   * Opens `source` at once, so a wrong path fails here and not at the first request.
+   * `tables`: shared ones, for one of several threads serving the same mount (threaded.ts).
+   */
+  constructor(readonly source: string, options: LoopbackOptions = {}, tables?: LoopbackTables) {
+    if (tables !== undefined) {
+      this.inodes = tables.inodes;
+      this.files = tables.files;
+      this.dirs = tables.dirs;
+      this.openFile = undefined;
+    } else {
+      // The one path that is walked: the user's own. Everything below it is
+      // reached by names relative to inode fds.
+      const rootFd = sys.openat(sys.AT_FDCWD, source, sys.O_PATH | sys.O_DIRECTORY);
+      // Like passthrough_hp: an fd per inode the kernel knows needs more than
+      // the usual soft limit of 1024.
+      const limit = sys.raiseNofileLimit(1 << 20);
+      const inodes = new InodeTable(rootFd, options.maxInodeFds ?? Math.floor(limit * 0.75));
+      this.inodes = inodes;
+      this.files = new HandleTable<FileHandle>();
+      this.dirs = new DirTable((inode) => readEntries(inodes.fd(inode)));
+      this.openFile = new Map();
+    }
     this.passthrough = options.passthrough ?? 'off';
     this.attrTimeout = options.attrTimeout ?? 1;
     this.entryTimeout = options.entryTimeout ?? 1;
     this.negativeTimeout = options.negativeTimeout ?? 0;
     this.asyncIo = options.asyncIo ?? false;
-    this.posixLocks = options.posixLocks ?? (this.passthrough === 'off' ? 'server' : 'kernel');
+    // Shared tables: the kernel keeps POSIX locks. The server's are per lock owner and inode
+    // (locks.ts), state every thread would have to share, and FLUSH may reach any of them.
+    this.posixLocks = tables !== undefined ? 'kernel' : options.posixLocks ?? (this.passthrough === 'off' ? 'server' : 'kernel');
     this.features = {
       passthrough: this.passthrough !== 'off',
       maxStackDepth: options.maxStackDepth,
@@ -256,8 +286,9 @@ export class Loopback implements Filesystem {
       // truncating open, and one GETXATTR security.capability fewer (the
       // SETATTR reply refreshed the attributes, which clears S_NOSEC).
       atomicOTrunc: true,
-      // The session checks at start that the kernel takes backing files from SRC's filesystem.
-      backingDirFd: rootFd,
+      // The session checks at start that the kernel takes backing files from the filesystem of
+      // SRC (nodeid 1, the root).
+      backingDirFd: this.inodes.fd(this.inodes.get(1)),
     };
   }
 
@@ -283,7 +314,7 @@ export class Loopback implements Filesystem {
       locks.releaseAll(handle.inode);
     }
     this.files.clear();
-    this.openFile.clear();
+    this.openFile?.clear();
     this.dirs.clear();
     this.inodes.clear();
   }
@@ -565,7 +596,7 @@ export class Loopback implements Filesystem {
     inode.nopen++;
     const handle: FileHandle = { fd, flags, inode };
     const fh = this.files.add(handle);
-    this.openFile.set(inode, handle);
+    this.openFile?.set(inode, handle);
     // FLUSH only serves to drop the closer's POSIX locks (flush()).
     const noflush = this.posixLocks === 'kernel';
     // The fd stays open until RELEASE; the session registers it with the kernel.
@@ -721,7 +752,7 @@ export class Loopback implements Filesystem {
   release(_ctx: RequestContext, _nodeid: number, fh: number, _flags: number): void {
     const handle = this.files.take(fh);
     const { fd, inode, flocked } = handle;
-    if (this.openFile.get(inode) === handle) this.openFile.delete(inode);
+    if (this.openFile?.get(inode) === handle) this.openFile.delete(inode);
     // The lock goes with RELEASE, not whenever the threadpool gets to the close.
     if (flocked === true) sys.flock(fd, sys.LOCK_UN);
     // While the inode's O_PATH fd holds the file this close cannot free it: no fstat to ask.
@@ -780,13 +811,7 @@ export class Loopback implements Filesystem {
   async opendir(_ctx: RequestContext, nodeid: number, _flags: number): Promise<OpenReply> {
     const inode = this.inodes.get(nodeid);
     if (inode.type !== S_IFDIR) throw new FuseError('ENOTDIR');
-    return { fh: this.dirs.add({ inode, entries: undefined }) };
-  }
-
-  /** The snapshot offsets index into (dirs.ts), taken anew when a listing starts over. */
-  private listing(dir: DirHandle, offset: number): DirEntry[] {
-    if (offset === 0 || dir.entries === undefined) dir.entries = readEntries(this.inodes.fd(dir.inode));
-    return dir.entries;
+    return { fh: this.dirs.open(inode) };
   }
 
   /** The stat of a listed name now (its inode number and type). */
@@ -799,39 +824,38 @@ export class Loopback implements Filesystem {
     return sys.fstatat(fd, name, sys.AT_SYMLINK_NOFOLLOW);
   }
 
-  async readdir(_ctx: RequestContext, _nodeid: number, fh: number, offset: number, out: DirentSink): Promise<void> {
-    const dir = this.dirs.get(fh);
-    const entries = this.listing(dir, offset);
-    for (let i = offset; i < entries.length; i++) {
+  async readdir(_ctx: RequestContext, nodeid: number, fh: number, offset: number, out: DirentSink): Promise<void> {
+    // Offsets index into the snapshot (dirs.ts); entries[0] is the name at offset `base`.
+    const { inode, entries, base } = await this.dirs.listing(fh, nodeid, offset);
+    for (let i = offset - base; i < entries.length; i++) {
       const name = entries[i];
       let stat: sys.Stat;
       try {
-        stat = this.statEntry(dir.inode, name);
+        stat = this.statEntry(inode, name);
       } catch (err) {
         if (errorCode(err) === 'ENOENT') continue; // removed since the snapshot
         throw err;
       }
-      if (!out.add({ ino: stat.ino, nextOffset: i + 1, type: stat.mode & S_IFMT, name })) break;
+      if (!out.add({ ino: stat.ino, nextOffset: base + i + 1, type: stat.mode & S_IFMT, name })) break;
     }
   }
 
-  async readdirplus(_ctx: RequestContext, _nodeid: number, fh: number, offset: number,
+  async readdirplus(_ctx: RequestContext, nodeid: number, fh: number, offset: number,
     out: DirentPlusSink): Promise<void> {
-    const dir = this.dirs.get(fh);
-    const entries = this.listing(dir, offset);
+    const { inode: dir, entries, base } = await this.dirs.listing(fh, nodeid, offset);
     let added = 0;
-    for (let i = offset; i < entries.length; i++) {
+    for (let i = offset - base; i < entries.length; i++) {
       const name = entries[i];
       if (name.length <= 2 && isDotOrDotdot(name)) {
         // The kernel takes no lookup reference for "." and "..".
-        const stat = this.statEntry(dir.inode, name);
-        if (!out.add({ ino: stat.ino, nextOffset: i + 1, type: S_IFDIR, name }, null)) break;
+        const stat = this.statEntry(dir, name);
+        if (!out.add({ ino: stat.ino, nextOffset: base + i + 1, type: S_IFDIR, name }, null)) break;
         added++;
         continue;
       }
       let found: Found;
       try {
-        found = this.lookupName(dir.inode, name);
+        found = this.lookupName(dir, name);
       } catch (err) {
         if (errorCode(err) === 'ENOENT') continue; // removed since the snapshot
         // Entries already added are lookups the kernel will count: they must
@@ -839,7 +863,7 @@ export class Loopback implements Filesystem {
         if (added > 0) break;
         throw err;
       }
-      if (!out.add({ ino: found.stat.ino, nextOffset: i + 1, type: found.inode.type, name }, this.entry(found))) {
+      if (!out.add({ ino: found.stat.ino, nextOffset: base + i + 1, type: found.inode.type, name }, this.entry(found))) {
         this.inodes.forget(found.inode.nodeid, 1);
         break;
       }
@@ -848,11 +872,11 @@ export class Loopback implements Filesystem {
   }
 
   async releasedir(_ctx: RequestContext, _nodeid: number, fh: number): Promise<void> {
-    this.dirs.take(fh);
+    this.dirs.release(fh);
   }
 
-  async fsyncdir(_ctx: RequestContext, _nodeid: number, fh: number, datasync: boolean): Promise<void> {
-    const fd = sys.openat(sys.AT_FDCWD, procPath(this.inodes.fd(this.dirs.get(fh).inode)), O_RDONLY | sys.O_DIRECTORY);
+  async fsyncdir(_ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): Promise<void> {
+    const fd = sys.openat(sys.AT_FDCWD, procPath(this.inodes.fd(this.dirs.inode(fh, nodeid))), O_RDONLY | sys.O_DIRECTORY);
     try {
       await (datasync ? fdatasyncAsync(fd) : fsyncAsync(fd));
     } finally {
@@ -886,7 +910,7 @@ export class Loopback implements Filesystem {
     // CREATE it does), which spares the walk through /proc: fgetxattr took 2 µs here, getxattr
     // of /proc/self/fd/N 9-12 µs.
     const inode = this.inodes.get(nodeid);
-    const open = this.openFile.get(inode);
+    const open = this.openFile?.get(inode);
     const value = open !== undefined
       ? sys.fgetxattrOrErrno(open.fd, name)
       : sys.getxattrOrErrno(procPath(this.inodes.fd(inode)), name);
