@@ -7,7 +7,8 @@
  * - no operation times out: fuse-native answered ETIMEDOUT after 15 s (the `timeout` option)
  *   while the handler went on, so a write could be reported failed and still land. A handler
  *   that never calls back keeps its caller waiting until the caller is interrupted (EINTR);
- * - offsets and sizes above 2^53 fail with EOVERFLOW instead of reaching handlers rounded;
+ * - offsets and sizes at or above 2^53 are refused (reads EINVAL, writes EFBIG, as for every
+ *   tsfuse filesystem) instead of reaching handlers rounded to another offset;
  * - utimens gets the real mtime (fuse-native passed atime twice), and the current time for a
  *   time left as it is (UTIME_OMIT); fgetattr is called for fstat(2), as its README says;
  * - callbacks may also be given an Error with an errno or code (a Node fs error) instead of a

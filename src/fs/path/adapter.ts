@@ -44,13 +44,6 @@ function join(dir: Buffer, name: Buffer): Buffer {
   return dir.length === 1 ? Buffer.concat([dir, name]) : Buffer.concat([dir, Buffer.from('/'), name]);
 }
 
-/** READ/WRITE/… carry u64 offsets; above 2^53 a JS number no longer tells them apart. */
-function checkOffset(...ends: number[]): void {
-  for (const e of ends) {
-    if (!Number.isSafeInteger(e)) throw new FuseError('EOVERFLOW', `offset ${e} is beyond 2^53, which a path filesystem's numbers cannot hold exactly`);
-  }
-}
-
 function fhOf(v: number | void | undefined, what: string): number {
   const fh = v ?? 0;
   if (!Number.isSafeInteger(fh) || fh < 0) throw new TypeError(`${what} returned ${String(v)}: a file handle is a non-negative integer`);
@@ -213,15 +206,8 @@ class PathAdapter<P extends string | Buffer> {
     };
     if (a.mode !== undefined) await (ops.chmod ?? missing)(path, a.mode, a.fh, ctx);
     if (a.uid !== undefined || a.gid !== undefined) await (ops.chown ?? missing)(path, a.uid ?? -1, a.gid ?? -1, a.fh, ctx);
-    if (a.size !== undefined) {
-      checkOffset(a.size);
-      await (ops.truncate ?? missing)(path, a.size, a.fh, ctx);
-    }
-    if (a.atime !== undefined || a.mtime !== undefined) {
-      // open(O_TRUNC) and ftruncate send the new mtime along with the size: truncate() did it.
-      if (ops.utimens !== undefined) await ops.utimens(path, timeUpdate(a.atime), timeUpdate(a.mtime), a.fh, ctx);
-      else if (a.size === undefined) missing();
-    }
+    if (a.size !== undefined) await (ops.truncate ?? missing)(path, a.size, a.fh, ctx);
+    if (a.atime !== undefined || a.mtime !== undefined) await (ops.utimens ?? missing)(path, timeUpdate(a.atime), timeUpdate(a.mtime), a.fh, ctx);
     return this.getattr(ctx, nodeid, a.fh);
   }
 
@@ -313,7 +299,6 @@ class PathAdapter<P extends string | Buffer> {
   }
 
   async read(ctx: RequestContext, nodeid: number, fh: number, offset: number, size: number): Promise<Buffer> {
-    checkOffset(offset, offset + size);
     const data = await this.ops.read!(this.path(nodeid, true), fh, size, offset, ctx);
     if (Buffer.isBuffer(data)) return data;
     if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -321,7 +306,6 @@ class PathAdapter<P extends string | Buffer> {
   }
 
   async write(ctx: RequestContext, nodeid: number, fh: number, offset: number, data: Buffer): Promise<number> {
-    checkOffset(offset, offset + data.length);
     const n = await this.ops.write!(this.path(nodeid, true), fh, data, offset, ctx);
     if (!Number.isInteger(n) || n < 0 || n > data.length) throw new TypeError(`write returned ${String(n)}: expected the number of bytes written, 0..${data.length}`);
     return n;
@@ -340,12 +324,10 @@ class PathAdapter<P extends string | Buffer> {
   }
 
   async fallocate(ctx: RequestContext, nodeid: number, fh: number, offset: number, length: number, mode: number): Promise<void> {
-    checkOffset(offset, offset + length);
     await this.ops.fallocate!(this.path(nodeid, true), fh, offset, length, mode, ctx);
   }
 
   async lseek(ctx: RequestContext, nodeid: number, fh: number, offset: number, whence: number): Promise<number> {
-    checkOffset(offset);
     return this.ops.lseek!(this.path(nodeid, true), fh, offset, whence, ctx);
   }
 
@@ -553,11 +535,9 @@ export function pathFilesystem<P extends string | Buffer = string>(ops: PathOper
   if (has('fallocate')) fs.fallocate = (ctx, n, fh, off, len, mode) => a.fallocate(ctx, n, fh, off, len, mode);
   if (has('lseek')) fs.lseek = (ctx, n, fh, off, whence) => a.lseek(ctx, n, fh, off, whence);
   if (has('copyFileRange')) {
-    fs.copyFileRange = async (ctx, r) => {
-      checkOffset(r.offsetIn + r.length, r.offsetOut + r.length);
-      return ops.copyFileRange!({ path: a.filePath(r.nodeIn), fh: r.fhIn, offset: r.offsetIn },
+    fs.copyFileRange = async (ctx, r) =>
+      ops.copyFileRange!({ path: a.filePath(r.nodeIn), fh: r.fhIn, offset: r.offsetIn },
         { path: a.filePath(r.nodeOut), fh: r.fhOut, offset: r.offsetOut }, r.length, r.flags, ctx);
-    };
   }
   return fs;
 }

@@ -6,9 +6,10 @@
  * - open, opendir, release, releasedir: success (file handle 0);
  * - statfs: success, with bsize 512 and namelen 255;
  * - mknod of a regular file: create() then release(), when there is no mknod();
- * - SETATTR with times and a size (what the kernel sends for `open(O_TRUNC)` and ftruncate):
- *   truncate() alone when there is no utimens(), since truncating sets mtime anyway;
  * - everything else, getattr included: ENOSYS.
+ * Truncating opens need only truncate(): tsfuse does not negotiate FUSE_ATOMIC_O_TRUNC, so the
+ * kernel sends the truncation as a SETATTR of the size alone (no mtime with it: the kernel
+ * leaves that to the filesystem for open(O_TRUNC) and ftruncate), as with libfuse 2.
  *
  * Paths are absolute within the mount ("/", "/dir/file"). Errors: throw `new FuseError('ENOENT')`
  * or let a Node fs error propagate. Every method also gets the caller's RequestContext (uid,
