@@ -376,10 +376,14 @@ class PathAdapter<P extends string | Buffer> {
     return { ino, nextOffset: i + 1, type, name: e.name };
   }
 
+  /** The directory's node and listing, for a READDIR / READDIRPLUS at `offset`. */
+  private async page(ctx: RequestContext, nodeid: number, fh: number, offset: number): Promise<{ dir: PathNode; entries: Listed[] }> {
+    const entries = await this.listing(ctx, nodeid, this.dir(fh), offset);
+    return { dir: this.nodes.get(nodeid), entries };
+  }
+
   async readdir(ctx: RequestContext, nodeid: number, fh: number, offset: number, out: DirentSink): Promise<void> {
-    const h = this.dir(fh);
-    const entries = await this.listing(ctx, nodeid, h, offset);
-    const dir = this.nodes.get(nodeid);
+    const { dir, entries } = await this.page(ctx, nodeid, fh, offset);
     for (let i = offset; i < entries.length; i++) {
       const e = entries[i];
       const attr = e.stat === undefined ? undefined : this.attr(e.stat, UNKNOWN_INO);
@@ -389,9 +393,7 @@ class PathAdapter<P extends string | Buffer> {
 
   /** Entries that came with a stat are answered as LOOKUPs too, saving the kernel one each. */
   async readdirplus(ctx: RequestContext, nodeid: number, fh: number, offset: number, out: DirentPlusSink): Promise<void> {
-    const h = this.dir(fh);
-    const entries = await this.listing(ctx, nodeid, h, offset);
-    const dir = this.nodes.get(nodeid);
+    const { dir, entries } = await this.page(ctx, nodeid, fh, offset);
     for (let i = offset; i < entries.length; i++) {
       const e = entries[i];
       const dot = e.name.equals(DOT) || e.name.equals(DOTDOT);
