@@ -4,3 +4,4 @@ export { Loopback, threadedLoopback } from './fs/loopback';
 export type { LoopbackOptions, PassthroughPolicy, PosixLockKeeper, ThreadedLoopback } from './fs/loopback';
 export { MountError, Session, isDeadMount, unmount } from './kernel/index';
 export type { SessionStats } from './kernel/index';
+export * from './fs/path/index';
