@@ -60,6 +60,15 @@ t.test('auto_unmount is the default: SIGKILL of the server → the mount is gone
   t.ok(await until(() => mountLine(mnt) === undefined, 2000), 'gone within 2 s of the SIGKILL');
 });
 
+t.test('auto_unmount with --threads 2: SIGKILL of the server → the mount is gone within 2 s', { skip }, async (t) => {
+  const { src, mnt } = dirs(t);
+  const m = await foreground(t, [src, mnt, '--threads', '2']);
+  t.match(m.line, /mounted on .*2 threads/);
+  t.equal(fs.readFileSync(path.join(mnt, 'hello.txt'), 'utf8'), 'hello\n', 'served');
+  m.child.kill('SIGKILL');
+  t.ok(await until(() => mountLine(mnt) === undefined, 2000), 'gone within 2 s of the SIGKILL');
+});
+
 t.test('nosuid,nodev unless suid/dev is asked for; x-* ignored; unknown options named on one line', { skip }, async (t) => {
   const { src, mnt } = dirs(t);
   const m = await foreground(t, [src, mnt, '-o', 'noexec,x-systemd.automount']);

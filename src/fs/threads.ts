@@ -37,9 +37,10 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SharedBackingTable } from '../kernel/backing-table';
-import { abortConnection, connectionId, openDevice } from '../kernel/device';
+import { abortConnection, connectionId } from '../kernel/device';
 import { MountError } from '../kernel/errors';
-import { mountDevice } from '../kernel/mount';
+import { mountFuse, type MountedDevice } from '../kernel/mount';
+import { releaseWatchdog } from '../kernel/watchdog';
 import { Session, type Dispatcher, type SessionStats } from '../kernel/session';
 import { canPollDevice, deviceTransport } from '../kernel/transport';
 import { Errno } from '../protocol/errors';
@@ -212,7 +213,20 @@ export async function mountThreaded(spec: ThreadedFilesystem, target: string, op
     await Promise.all(threads.map((t) => t.worker.terminate()));
     throw new MountError('EINVAL', mountpoint, `invalid features.maxWrite ${maxWrite}: needs 4096..16 MiB`);
   }
-  const fd = openDevice();
+  // Mounted before the main session exists: INIT waits on the fd until the session reads it.
+  let device: MountedDevice;
+  try {
+    device = await mountFuse(mountpoint, options);
+  } catch (err) {
+    await Promise.all(threads.map((t) => t.worker.terminate()));
+    throw err;
+  }
+  const fd = device.fd;
+  // auto_unmount: released once every thread's session has ended, so only our death wakes it.
+  if (device.watch !== undefined) {
+    const watch = device.watch;
+    void closed.then(() => releaseWatchdog(watch));
+  }
   // INIT only: the serving threads learn its outcome and start on their clones before the reply
   // goes out, so no request can come before they are ready to take it.
   const initOnly: Dispatcher = {
@@ -229,13 +243,6 @@ export async function mountThreaded(spec: ThreadedFilesystem, target: string, op
     backing: { deviceFd: fd, require: options.requirePassthrough, shared: table },
     initOnly: true,
   });
-  try {
-    await mountDevice(fd, mountpoint, options);
-  } catch (err) {
-    session.close();
-    await Promise.all(threads.map((t) => t.worker.terminate()));
-    throw err;
-  }
   session.start();
   try {
     await awaitInit(session, mountpoint, options);
