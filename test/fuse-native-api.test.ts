@@ -1,12 +1,14 @@
 // tsfuse/fuse-native as fuse-native programs use it: the README example run as a program
 // (through the package's own "exports"), the statics and errno constants, the callback
-// conventions on a real mount, and the answer when not root.
+// conventions on a real mount, and a mount as an ordinary user through fusermount3.
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import Fuse = require('../src/fuse-native/index');
+import { NOBODY, userNamespace, userRouteUnavailable } from './helpers/as-user';
 import { run, tempMountpoint } from './helpers/mounted';
+import { tempDir } from './helpers/tmp';
 
 const ROOT = path.join(__dirname, '..');
 const README_EXAMPLE = path.join(ROOT, 'examples/fuse-native-readme.js');
@@ -42,14 +44,35 @@ if (process.getuid?.() !== 0) {
     t.same([r.code, r.stdout, r.stderr], [0, 'hello world\n', '']);
   });
 
-  t.test('not root: the mount goes through fusermount3, and its refusal is one clear line', async (t) => {
-    const { mnt } = tempMountpoint(t);
-    const script = `const Fuse = require(${JSON.stringify(path.join(ROOT, 'src/fuse-native/index.ts'))});
-new Fuse(${JSON.stringify(mnt)}, {}).mount((err) => { console.log(err ? err.message : 'mounted'); process.exit(0); });`;
-    const r = await run('setpriv', ['--reuid=4242', '--regid=4242', '--clear-groups', process.execPath, ...process.execArgv, '-e', script]);
-    // uid 4242 has no passwd entry, which fusermount3 refuses; /dev/fuse may also be root's only.
-    t.match(r.stdout, /^fusermount3 failed to mount \S*mnt: .+\n$|needs fusermount3/);
-    t.equal(r.stdout.trim().split('\n').length, 1, `one line: ${JSON.stringify(r.stdout)}`);
+  t.test('as a user: mounted through fusermount3, served, unmounted', { skip: userRouteUnavailable() }, async (t) => {
+    const ns = await userNamespace(t);
+    const dir = tempDir(t, 'tsfuse-fuse-native-user-', { mode: 0o755 });
+    const mnt = path.join(dir, 'mnt');
+    fs.mkdirSync(mnt);
+    fs.chownSync(mnt, NOBODY, NOBODY);
+    // fuse-native's README example, as nobody: a file /test reading "hello world".
+    const script = `const Fuse = require(${JSON.stringify(BUILT)});
+const ops = {
+  readdir: (p, cb) => cb(0, p === '/' ? ['test'] : []),
+  getattr: (p, cb) => p === '/' ? cb(0, { mtime: new Date(), atime: new Date(), ctime: new Date(), nlink: 1, size: 100, mode: 0o40755, uid: 0, gid: 0 })
+    : p === '/test' ? cb(0, { mtime: new Date(), atime: new Date(), ctime: new Date(), nlink: 1, size: 12, mode: 0o100644, uid: 0, gid: 0 }) : cb(Fuse.ENOENT),
+  open: (p, flags, cb) => cb(0, 42),
+  release: (p, fd, cb) => cb(0),
+  read: (p, fd, buf, len, pos, cb) => { const s = 'hello world\\n'.slice(pos, pos + len); buf.write(s); cb(s.length); },
+};
+const fuse = new Fuse(${JSON.stringify(mnt)}, ops);
+fuse.mount((err) => {
+  if (err) { console.log('mount failed: ' + err.message); process.exit(1); }
+  // Asynchronously: this very thread answers the read.
+  require('fs').readFile(${JSON.stringify(mnt)} + '/test', 'utf8', (e, line) => {
+    const mounts = require('fs').readFileSync('/proc/self/mountinfo', 'utf8');
+    console.log(JSON.stringify({ line: e ? e.message : line, user: /[ ,]user_id=65534,/.test(mounts) }));
+    fuse.unmount((e) => { console.log(e ? 'unmount failed: ' + e.message : 'unmounted'); process.exit(0); });
+  });
+});`;
+    const r = await ns.asUser('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, '-e', script]);
+    t.same(r.stdout.split('\n').slice(0, 2), [JSON.stringify({ line: 'hello world\n', user: true }), 'unmounted'], `stderr: ${r.stderr}`);
+    t.same(ns.fuseMountsUnder(dir), [], 'nothing left mounted');
   });
 
   t.test('callback conventions on a real mount', async (t) => {
