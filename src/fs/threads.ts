@@ -23,9 +23,12 @@
 //   two-thread designs, but a thread blocked in read(2) runs no callbacks, so an async handler's
 //   reply (or a threadpool fsync) would wait for the next request: not usable for a general
 //   Filesystem, whose handlers may await anything.
-// - On this 2-core machine with its cores busy, two threads bring no throughput: the default
-//   stays one thread (the CLI's --threads 1). What they do bring is that a slow handler (a cold
-//   lookup on a slow disk, a blocking syscall) stalls only its own thread.
+// - On this 2-core machine with its cores busy, two threads bring no throughput. On the same
+//   machine quiet, `tsfuse bench --workloads clients` later measured two threads serving one
+//   client's creates, reads and stats 1.2-1.5x faster than one (bench/README). The CLI's
+//   default stays one thread (src/cli/commands/mount.ts says why). What several threads always
+//   bring is that a slow handler (a cold lookup on a slow disk, a blocking syscall) stalls only
+//   its own thread.
 // - The main thread answers INIT and then stops reading (main thread + worker was the worst
 //   mix): the serving threads are all alike, and the main thread stays free for the program
 //   that mounted, which may even use the mount synchronously.

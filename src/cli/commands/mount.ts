@@ -105,7 +105,10 @@ export const mountOptions = {
       'kept by the kernel, and the open-file limit bounds the files the kernel may know at once (each holds an fd)',
     cli: 'number',
     placeholder: 'N',
-    // On a 2-core machine two threads served no more requests per second than one (src/fs/threads.ts).
+    // One, although on a quiet 2-core machine two served one client 1.2-1.5x faster (bench/README,
+    // "Concurrent clients against passthrough_hp"): the threaded loopback holds an fd per known
+    // inode and leaves POSIX locks to the kernel, and on a loaded machine two threads cost more
+    // CPU per request (src/fs/threads.ts). Those are for the operator to choose.
     default: 1,
     parse: (value: unknown) => parseThreads(value, MAX_THREADS),
   }),
