@@ -9,8 +9,10 @@ export const FUSE_DEVICE = '/dev/fuse';
 export const FUSECTL_DIR = '/sys/fs/fuse/connections';
 
 // ioctl-napi ships no types: (fd, request as uint32, argument buffer) -> result; throws an Error
-// whose `code` is the errno number as a string.
-const ioctlNapi: (fd: number, request: number, arg: Buffer) => number = require('ioctl-napi');
+// whose `code` is the errno number as a string. Loaded at the first ioctl, not with this module:
+// a program that only decodes, or serves without passthrough or clones, loads no addon.
+type IoctlNapi = (fd: number, request: number, arg: Buffer) => number;
+let ioctlNapi: IoctlNapi | undefined;
 
 /**
  * ioctl(2) on a device fd. `arg` must be exactly the struct the request names. Throws an Error
@@ -18,6 +20,7 @@ const ioctlNapi: (fd: number, request: number, arg: Buffer) => number = require(
  */
 export function ioctl(fd: number, request: number, arg: Buffer): number {
   try {
+    ioctlNapi ??= require('ioctl-napi') as IoctlNapi;
     return ioctlNapi(fd, request >>> 0, arg);
   } catch (err) {
     const code = errnoCodeOf(err);

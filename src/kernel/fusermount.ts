@@ -13,9 +13,9 @@
 // a user's mounts get nosuid,nodev whatever was asked.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { recvFd, socketpair } from '../sys/index';
 import { MountError } from './errors';
 import { run, type RunResult } from './run';
+import { sys } from './sys-lazy';
 
 /** Where fusermount3 may be: PATH first, then where distributions install it. */
 export function findFusermount3(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -42,6 +42,7 @@ export async function fusermountMount(mountpoint: string, options: string, helpe
     throw new MountError('ENOENT', mountpoint, `mounting ${mountpoint} without root needs fusermount3, which is not installed (Debian/Ubuntu: apt-get install fuse3)`);
   }
   const target = path.resolve(mountpoint); // never an argument that starts with '-'
+  const { recvFd, socketpair } = sys();
   const [ours, theirs] = socketpair();
   let r: RunResult;
   try {

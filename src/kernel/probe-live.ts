@@ -15,10 +15,10 @@ import { FILESYSTEM_MAX_STACK_DEPTH, Opcode } from '../protocol/constants';
 import { decodeRequest } from '../protocol/decode';
 import { negotiateInit, type InitOffer as ProtocolInitOffer } from '../protocol/init';
 import { encodeBackingMap, encodeU32Arg, FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN } from '../protocol/ioctl';
-import { O_PATH, O_TMPFILE } from '../sys';
 import { ioctl, openDevice } from './device';
 import { mountArgs } from './mount';
 import { codeOf } from './probe-host';
+import { sys } from './sys-lazy';
 
 /**
  * The kernel's INIT request, as offered: the codec's InitOffer without the reply's unique
@@ -225,7 +225,7 @@ function firstFile(dir: string): fs.Dirent | undefined {
 export function openTestFile(dir: string, ours: boolean): { fd: number; how: string } | { errors: string[] } {
   const errors: string[] = [];
   try {
-    return { fd: fs.openSync(dir, O_TMPFILE | fs.constants.O_RDWR, 0o600), how: 'O_TMPFILE' };
+    return { fd: fs.openSync(dir, sys().O_TMPFILE | fs.constants.O_RDWR, 0o600), how: 'O_TMPFILE' };
   } catch (err) {
     errors.push(`O_TMPFILE: ${codeOf(err)}`);
   }
@@ -244,7 +244,7 @@ export function openTestFile(dir: string, ours: boolean): { fd: number; how: str
     const file = firstFile(dir);
     if (file !== undefined) {
       // O_NOFOLLOW: a name swapped for a symlink meanwhile must not lead to another filesystem.
-      return { fd: fs.openSync(path.join(dir, file.name), O_PATH | fs.constants.O_NOFOLLOW), how: `existing file ${file.name} (O_PATH)` };
+      return { fd: fs.openSync(path.join(dir, file.name), sys().O_PATH | fs.constants.O_NOFOLLOW), how: `existing file ${file.name} (O_PATH)` };
     }
     errors.push('no regular file in the directory');
   } catch (err) {

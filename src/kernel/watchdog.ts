@@ -10,7 +10,7 @@
 // signals: Ctrl-C on a foreground server must not take the watchdog with it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { socketpair } from '../sys/index';
+import { sys } from './sys-lazy';
 import { MountError } from './errors';
 import { findFusermount3 } from './fusermount';
 import { run } from './run';
@@ -26,7 +26,7 @@ export async function startWatchdog(mountpoint: string): Promise<number> {
     throw new MountError('ENOENT', mountpoint, `auto_unmount of ${mountpoint} without root needs fusermount3, which is not installed (Debian/Ubuntu: apt-get install fuse3)`);
   }
   const command = root ? [helper, '-l', '--', target] : [helper, '-u', '-z', '--', target];
-  const [ours, theirs] = socketpair();
+  const [ours, theirs] = sys().socketpair();
   try {
     const r = await run('/bin/sh', ['-c', SCRIPT, 'tsfuse-watchdog', ...command], theirs);
     if (r.code !== 0) throw new MountError('EIO', mountpoint, `cannot start the auto_unmount watchdog of ${mountpoint}: ${r.spawnError ?? (r.stderr.trim() || `exit status ${r.code ?? r.signal}`)}`);
