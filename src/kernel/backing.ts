@@ -44,11 +44,13 @@ import * as os from 'node:os';
 import {
   FOPEN_DIRECT_IO, FOPEN_NOFLUSH, FOPEN_PARALLEL_DIRECT_WRITES, FOPEN_PASSTHROUGH,
 } from '../protocol/constants';
-import { Errno, errnoName, type ErrnoName } from '../protocol/errors';
+import type { ErrnoName } from '../protocol/errors';
 import {
   encodeBackingMap, encodeU32Arg, FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN,
 } from '../protocol/ioctl';
 import type { OpenOut } from '../protocol/types';
+import { ioctl } from './device';
+import { errnoCodeOf } from './errors';
 import { explainBackingErrno } from './probe';
 import type { SharedBackingTable } from './backing-table';
 import { openTestFile } from './probe-live';
@@ -99,7 +101,7 @@ export interface BackingRegistryOptions {
    * open() throw PassthroughUnavailableError) instead of a warning and plain opens.
    */
   require?: boolean;
-  /** Default: ioctl-napi. */
+  /** Default: ioctl() of src/kernel/device.ts, which loads ioctl-napi at its first call. */
   ioctl?: IoctlFunction;
   /** Once per session at most: why passthrough is off and what to do. */
   warn?: (message: string) => void;
@@ -145,24 +147,9 @@ function deviceOf(fd: number): number {
   }
 }
 
-let defaultIoctl: IoctlFunction | undefined;
-function ioctlNapi(): IoctlFunction {
-  // Loaded on first use, so that a session without passthrough (and tests that inject their
-  // own) never load the addon.
-  defaultIoctl ??= require('ioctl-napi') as IoctlFunction;
-  return defaultIoctl;
-}
-
-/** The errno name of an ioctl-napi error (`code` = '1'), a Node-style one (`code` = 'EPERM') or a number. */
+/** The errno name of an ioctl error: ioctl-napi's (`code` = '1'), a Node-style one (`code` = 'EPERM') or a number. */
 export function ioctlErrno(err: unknown): ErrnoName {
-  if (typeof err === 'number') return errnoName(err) ?? 'EIO';
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') {
-    if (/^-?\d+$/.test(code)) return errnoName(Number(code)) ?? 'EIO';
-    if (Object.prototype.hasOwnProperty.call(Errno, code)) return code as ErrnoName;
-  }
-  if (typeof code === 'number') return errnoName(code) ?? 'EIO';
-  return 'EIO';
+  return errnoCodeOf(err) ?? 'EIO';
 }
 
 export class BackingRegistry {
@@ -196,7 +183,7 @@ export class BackingRegistry {
     this.shared = options.shared;
     this.deviceFd = options.deviceFd;
     this.require = options.require ?? false;
-    this.ioctl = options.ioctl ?? ((fd, request, arg) => ioctlNapi()(fd, request, arg));
+    this.ioctl = options.ioctl ?? ioctl;
     this.warnFn = options.warn ?? ((message) => process.emitWarning(message, 'TsfusePassthroughWarning'));
     this.debugFn = options.debug;
   }

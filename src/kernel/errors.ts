@@ -32,6 +32,7 @@ export function errnoCodeOf(err: unknown): ErrnoName | undefined {
     if (/^\d+$/.test(code)) return errnoName(Number(code));
     if (Object.prototype.hasOwnProperty.call(Errno, code)) return code as ErrnoName;
   }
+  if (typeof code === 'number') return errnoName(code);
   return undefined;
 }
 
