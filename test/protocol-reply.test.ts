@@ -10,7 +10,7 @@ import {
   encodeErrorReply, encodeEmptyReply, encodeDataReplyHeader, encodeDataReply, encodeOpenReply,
   encodeNotifyResend, encodeNotifyIncEpoch, encodeNotifyInvalEntry, encodeNotifyStore, encodeNotifyPrune,
   DirentBuffer, DirentPlusBuffer, direntSize, direntPlusSize, direntType, splitTimeout,
-  Errno, errnoNumber, errnoName, errnoFromError,
+  Errno, errnoNumber, errnoName, errnoFromError, errnoOfError,
 } from '../src/protocol';
 import type { EntryOut } from '../src/protocol';
 import * as L from '../src/protocol/layouts';
@@ -204,6 +204,11 @@ t.test('errno table', async (t) => {
   t.equal(errnoFromError({ errno: -2 }), 2);
   t.equal(errnoFromError({ code: 'ERR_SOMETHING' }), 5);
   t.equal(errnoFromError('nope', Errno.EPERM), 1);
+  // The one reading every layer uses: ioctl-napi's digit codes too, and nothing that is no errno.
+  t.equal(errnoOfError(Object.assign(new Error('ioctl'), { code: '1' })), 1, "ioctl-napi's code '1' is EPERM");
+  t.equal(errnoOfError({ code: 'ERR_INVALID_ARG_TYPE' }), undefined, "Node's non-errno codes are none");
+  t.equal(errnoOfError({ code: '41' }), undefined, 'an unassigned number is none');
+  t.equal(errnoOfError({ errno: 0 }), undefined);
 });
 
 t.test('splitTimeout', async (t) => {

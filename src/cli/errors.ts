@@ -21,9 +21,3 @@ export class UsageError extends CliError {
   }
 }
 
-/** The errno name of a Node system error ('ENOENT' …), if it is one. */
-export function errnoCode(err: unknown): string | undefined {
-  if (err === null || typeof err !== 'object') return undefined;
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : undefined;
-}

@@ -2,7 +2,8 @@
 // said the same way by every command, in one line.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CliError, errnoCode } from './errors';
+import { errnoCodeOf } from '../kernel/errors';
+import { CliError } from './errors';
 
 /** Stats directory `p`, which `what` names ("SRC", "--backing"); a mistake is a one-line CliError. */
 export function statDirectory(what: string, p: string, exitCode = 1): fs.Stats {
@@ -18,7 +19,7 @@ export function statDirectory(what: string, p: string, exitCode = 1): fs.Stats {
 
 /** Why a path cannot be used, from the errno of stat(2) or open(2). */
 function whyNot(err: unknown, p: string): string {
-  switch (errnoCode(err)) {
+  switch (errnoCodeOf(err)) {
     case 'ENOENT':
       return 'no such directory';
     case 'ENOTDIR':
@@ -49,7 +50,7 @@ export function openForAppend(what: string, file: string): number {
   try {
     return fs.openSync(file, 'a');
   } catch (err) {
-    const code = errnoCode(err);
+    const code = errnoCodeOf(err);
     const why = code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
     throw new CliError(`${what} ${file}: ${why}`);
   }

@@ -1,4 +1,4 @@
-import { errnoFromError, errnoNumber, type ErrnoName } from '../protocol/errors';
+import { errnoNumber, errnoOfError, type ErrnoName } from '../protocol/errors';
 
 export type { ErrnoName };
 
@@ -26,6 +26,5 @@ export class FuseError extends Error {
  * the session uses (src/protocol/errors.ts).
  */
 export function errnoOf(err: unknown): number | undefined {
-  const errno = errnoFromError(err, 0);
-  return errno === 0 ? undefined : errno;
+  return errnoOfError(err);
 }

@@ -1,4 +1,4 @@
-import { Errno, errnoName } from '../protocol/errors';
+import { Errno, errnoName, errnoOfError } from '../protocol/errors';
 import type { ErrnoName } from '../protocol/errors';
 
 /**
@@ -26,14 +26,8 @@ export class MountError extends Error {
 /** The errno name of a Node fs error, ioctl-napi error (numeric string code) or errno number. */
 export function errnoCodeOf(err: unknown): ErrnoName | undefined {
   if (typeof err === 'number') return errnoName(err);
-  if (err === null || typeof err !== 'object') return undefined;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') {
-    if (/^\d+$/.test(code)) return errnoName(Number(code));
-    if (Object.prototype.hasOwnProperty.call(Errno, code)) return code as ErrnoName;
-  }
-  if (typeof code === 'number') return errnoName(code);
-  return undefined;
+  const n = errnoOfError(err);
+  return n === undefined ? undefined : errnoName(n);
 }
 
 /** An Error carrying `code` (errno name) and `errno`, the shape Node's fs errors have. */

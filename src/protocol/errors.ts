@@ -48,20 +48,31 @@ export function errnoName(num: number): ErrnoName | undefined {
 }
 
 /**
- * The errno to answer for a thrown error: its string `.code` ('ENOENT', as Node's fs and our
- * addon throw), else a numeric `.errno` (Node's is negative), else `fallback` (EIO).
+ * The positive errno a thrown value stands for, or undefined when it is none: its `.code` as an
+ * errno name ('ENOENT', as Node's fs and our addon throw) or as digits ('1', as ioctl-napi
+ * throws), else a numeric `.errno` (Node's is negative). The one reading of errors every layer
+ * uses: the session's replies, the kernel layer's errors, the CLI's messages.
  */
-export function errnoFromError(err: unknown, fallback: number = Errno.EIO): number {
-  if (err !== null && typeof err === 'object') {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string') {
-      const n = errnoNumber(code);
-      if (n !== undefined) return n;
-    }
-    const errno = (err as { errno?: unknown }).errno;
-    if (typeof errno === 'number' && Number.isInteger(errno) && errno !== 0 && NAME_BY_NUMBER.has(Math.abs(errno))) {
-      return Math.abs(errno);
-    }
+export function errnoOfError(err: unknown): number | undefined {
+  if (err === null || typeof err !== 'object') return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    const n = /^\d+$/.test(code) ? known(Number(code)) : errnoNumber(code);
+    if (n !== undefined) return n;
+  } else if (typeof code === 'number') {
+    const n = known(code);
+    if (n !== undefined) return n;
   }
-  return fallback;
+  const errno = (err as { errno?: unknown }).errno;
+  return typeof errno === 'number' ? known(errno) : undefined;
+}
+
+/** |n| when it is a known errno, else undefined. */
+function known(n: number): number | undefined {
+  return Number.isInteger(n) && n !== 0 && NAME_BY_NUMBER.has(Math.abs(n)) ? Math.abs(n) : undefined;
+}
+
+/** The errno to answer for a thrown error (errnoOfError), else `fallback` (EIO). */
+export function errnoFromError(err: unknown, fallback: number = Errno.EIO): number {
+  return errnoOfError(err) ?? fallback;
 }

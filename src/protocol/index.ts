@@ -34,6 +34,6 @@ export * from './notify';
 export { negotiateInit, encodeInitReply, initOutSize } from './init';
 export type { InitOffer, InitWants, InitOut, InitResult, NegotiatedInit } from './init';
 export * from './ioctl';
-export { Errno, errnoNumber, errnoName, errnoFromError } from './errors';
+export { Errno, errnoNumber, errnoName, errnoFromError, errnoOfError } from './errors';
 export type { ErrnoName } from './errors';
 export { describeRequest, describeDecodeError } from './debug';
