@@ -41,6 +41,14 @@ export interface MountOptions extends KernelMountOptions {
    * main thread alone.
    */
   threads?: number;
+  /**
+   * Seconds a request may stay unanswered before the kernel aborts the connection, so that a
+   * server that hangs fails its callers (ECONNABORTED, then ENOTCONN) instead of blocking them
+   * forever (FUSE_REQUEST_TIMEOUT, Linux 6.14+; a whole number 1..65535; 0 or absent: never).
+   * The kernel checks about every 15 s, so a request fails between the timeout and the timeout
+   * plus 15 s. A kernel without it gets one log line.
+   */
+  requestTimeout?: number;
 }
 
 export interface MountHandle {
@@ -76,6 +84,7 @@ const DEFAULT_INIT_TIMEOUT_MS = 10000;
  * invalid options. A ThreadedFilesystem is served on `threads` threads (root only for now).
  */
 export async function mount(filesystem: Filesystem | ThreadedFilesystem, target: string, options: MountOptions = {}): Promise<MountHandle> {
+  checkRequestTimeout(target, options.requestTimeout);
   if (typeof (filesystem as ThreadedFilesystem).module === 'string') {
     return mountThreaded(filesystem as ThreadedFilesystem, target, options);
   }
@@ -161,12 +170,21 @@ function serve({ fd, watch }: MountedDevice, bridge: Bridge, options: MountOptio
       log: options.log,
       debug: options.debug,
       backing: { deviceFd: fd, require: options.requirePassthrough, ioctl: options.backingIoctl },
+      requestTimeout: options.requestTimeout,
     });
   } catch (err) {
     fs.closeSync(fd);
     if (watch !== undefined) releaseWatchdog(watch);
     void unmountPath(mountpoint, { lazy: true }).catch(() => {});
     throw err;
+  }
+}
+
+/** fuse_init_out.request_timeout is a u16 of seconds (include/uapi/linux/fuse.h, Linux 6.18). */
+function checkRequestTimeout(target: string, seconds: number | undefined): void {
+  if (seconds === undefined) return;
+  if (!(Number.isInteger(seconds) && seconds >= 0 && seconds <= 0xffff)) {
+    throw new MountError('EINVAL', target, `requestTimeout: ${String(seconds)}: expected whole seconds from 0 (none) to 65535`);
   }
 }
 

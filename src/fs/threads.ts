@@ -245,6 +245,7 @@ export async function mountThreaded(spec: ThreadedFilesystem, target: string, op
     debug: options.debug,
     backing: { deviceFd: fd, require: options.requirePassthrough, shared: table },
     initOnly: true,
+    requestTimeout: options.requestTimeout,
   });
   session.start();
   try {

@@ -170,6 +170,13 @@ export interface SessionOptions {
    * flight on another one (the kernel sends INTERRUPT on any of them).
    */
   onForeignInterrupt?: (unique: number) => void;
+  /**
+   * Seconds after which the kernel aborts the connection when a request is still unanswered
+   * (FUSE_REQUEST_TIMEOUT, Linux 6.14+; 1..65535, 0 or absent: never). A mount option, not
+   * the filesystem's: it is asked for whatever the dispatcher wants. A kernel that does not
+   * offer it gets one log line, and the mount works without.
+   */
+  requestTimeout?: number;
 }
 
 /** Requests and error replies per opcode name; every opcode is present (0 when never seen). */
@@ -231,6 +238,7 @@ export class Session {
   private nextNotifyUnique = 1;
   private readonly retrieves = new Map<number, { resolve(data: Buffer): void; reject(err: Error): void }>();
   private readonly initOnly: boolean;
+  private readonly requestTimeout: number;
   private readonly onForeignInterrupt: ((unique: number) => void) | undefined;
   private readonly sink: TransportSink = {
     request: (buf, length, channel) => this.onRequest(buf, length, channel),
@@ -245,6 +253,7 @@ export class Session {
     this.log = options.log ?? ((line) => console.error(line));
     this.debug = options.debug;
     this.initOnly = options.initOnly ?? false;
+    this.requestTimeout = options.requestTimeout ?? 0;
     this.onForeignInterrupt = options.onForeignInterrupt;
     const b = options.backing;
     this.backing = b === undefined ? null : new BackingRegistry({
@@ -517,6 +526,7 @@ export class Session {
     let wants: InitWants = {};
     try {
       wants = this.dispatcher.initWants?.(req) ?? {};
+      if (this.requestTimeout > 0) wants = { ...wants, requestTimeout: this.requestTimeout };
       result = negotiateInit(req, wants);
     } catch (err) {
       this.errors[Opcode.INIT]++;
@@ -526,6 +536,9 @@ export class Session {
       return;
     }
     this.initWarnings.push(...result.warnings);
+    if (this.requestTimeout > 0 && result.negotiated !== null && result.negotiated.requestTimeout === 0) {
+      this.log(`tsfuse: request timeout not set: this kernel does not offer FUSE_REQUEST_TIMEOUT (Linux 6.14+); a server that stops answering leaves callers waiting`);
+    }
     for (const w of result.warnings) this.debug?.(`INIT: ${w}`);
     if (result.status === 'retry') {
       // A kernel with a newer major takes our major and sends INIT again.
