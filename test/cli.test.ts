@@ -507,3 +507,17 @@ t.test('--threads: TSFUSE_THREADS serves on two threads; a bad count or server-k
   const counts = JSON.parse(fs.readFileSync(stats, 'utf8')) as Record<string, number>;
   t.ok(counts.LOOKUP > 0 && counts.CREATE === 1, `the threads' requests are counted after the unmount (LOOKUP ${counts.LOOKUP}, CREATE ${counts.CREATE})`);
 });
+
+t.test('-o request_timeout=S: the mount asks the kernel for FUSE_REQUEST_TIMEOUT; a bad value is one line', { skip: !root && 'needs root' }, async (t) => {
+  oneLineError(t, await tsfuse(['mount', '/a', '/b', '-o', 'request_timeout=70000']), /^tsfuse: --request-timeout: expected a whole number from 0 to 65535, got '70000'/, 2);
+  const { dir, src, mnt, pids } = mountDirs(t);
+  const log = path.join(dir, 'debug.log');
+  const r = await tsfuse(['mount', src, mnt, '--daemon', '--debug', '--log-file', log, '-o', 'request_timeout=30']);
+  const pid = Number(/\(pid (\d+)/.exec(r.stdout)?.[1]);
+  if (pid) pids.push(pid);
+  t.equal(r.status, 0, `exit 0: ${r.stderr}`);
+  const init = fs.readFileSync(log, 'utf8').split('\n').find((l) => l.startsWith('INIT '));
+  t.match(init, /FUSE_REQUEST_TIMEOUT/, `INIT granted the timeout: ${init}`);
+  t.equal((await tsfuse(['umount', mnt])).status, 0);
+  await until('the daemon to exit', () => !alive(pid));
+});

@@ -123,11 +123,16 @@ export function parseStackDepth(value: unknown): 1 | 2 {
   throw new ValueError(`expected 1 or 2, got ${show(value)}`);
 }
 
+/** A whole number from `min` to `max` (a count, whole seconds). */
+export function parseWholeNumber(value: unknown, min: number, max: number): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw new ValueError(`expected a whole number from ${min} to ${max}, got ${show(value)}`);
+  return n;
+}
+
 /** A count of serving threads, 1 … `max`. */
 export function parseThreads(value: unknown, max: number): number {
-  const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > max) throw new ValueError(`expected a whole number from 1 to ${max}, got ${show(value)}`);
-  return n;
+  return parseWholeNumber(value, 1, max);
 }
 
 /** A file descriptor this process inherited (the daemon's readiness pipe). */

@@ -27,6 +27,7 @@ import {
   parseSeconds,
   parseStackDepth,
   parseThreads,
+  parseWholeNumber,
   type FuseMountOptions,
   type PassthroughMode,
 } from '../options';
@@ -62,6 +63,15 @@ export const mountOptions = {
     placeholder: 'SECONDS',
     default: 0,
     parse: parseSeconds,
+  }),
+  requestTimeout: option({
+    describe:
+      'Seconds a request may go unanswered before the kernel aborts the connection, so that a hung server fails ' +
+      'its callers (ECONNABORTED) instead of blocking them; checked about every 15 s. 0: never. Linux 6.14+',
+    cli: 'number',
+    placeholder: 'SECONDS',
+    default: 0,
+    parse: (value: unknown) => parseWholeNumber(value, 0, 0xffff),
   }),
   passthrough: option({
     describe:
@@ -217,6 +227,7 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
     const handle = await mountOrExplain(filesystem, handed ? args.positionals.mnt : mnt, {
       ...options.options,
       threads: options.threads,
+      requestTimeout: options.requestTimeout,
       // Free per request (measured: the same kernel connection either way); one idle shell per mount.
       autoUnmount: options.autoUnmount ?? options.options.autoUnmount ?? true,
       // SRC names the mount in /proc/mounts, unless its path is not a valid name.
