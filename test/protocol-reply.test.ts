@@ -209,6 +209,7 @@ t.test('errno table', async (t) => {
   t.equal(errnoOfError({ code: 'ERR_INVALID_ARG_TYPE' }), undefined, "Node's non-errno codes are none");
   t.equal(errnoOfError({ code: '41' }), undefined, 'an unassigned number is none');
   t.equal(errnoOfError({ errno: 0 }), undefined);
+  t.equal(errnoOfError(new DOMException('gone', 'AbortError')), undefined, "a DOMException's numeric code (20) is no errno");
 });
 
 t.test('splitTimeout', async (t) => {

@@ -167,6 +167,8 @@ export interface FuseMountOptions {
   autoUnmount?: boolean;
   /** allow_root: like allow_other, for root only. */
   allowRoot?: boolean;
+  /** allow_idmap: idmapped mounts of this mount may be made (FUSE_ALLOW_IDMAP; needs default_permissions). */
+  allowIdmap?: boolean;
 }
 
 /** mount(8) splits its -o list on commas and '=', /proc/mounts on whitespace (kernel/mount.ts checks the same). */
@@ -174,7 +176,7 @@ export const MOUNT_NAME = /^[^\s,=\\]+$/;
 
 export const MOUNT_OPTION_NAMES = [
   'allow_other', 'allow_root', 'default_permissions', 'ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec',
-  'noatime', 'relatime', 'strictatime', 'fsname=NAME', 'subtype=NAME', 'max_read=BYTES', 'auto_unmount', 'x-* (ignored)',
+  'noatime', 'relatime', 'strictatime', 'fsname=NAME', 'subtype=NAME', 'max_read=BYTES', 'auto_unmount', 'allow_idmap', 'x-* (ignored)',
 ];
 
 /** Flags without a value: what each sets. */
@@ -194,6 +196,7 @@ const MOUNT_FLAGS: Record<string, (o: FuseMountOptions) => void> = {
   relatime: (o) => (o.atime = 'relatime'),
   strictatime: (o) => (o.atime = 'strictatime'),
   auto_unmount: (o) => (o.autoUnmount = true),
+  allow_idmap: (o) => (o.allowIdmap = true),
 };
 
 /**

@@ -49,6 +49,14 @@ export interface MountOptions extends KernelMountOptions {
    * plus 15 s. A kernel without it gets one log line.
    */
   requestTimeout?: number;
+  /**
+   * Idmapped mounts of this mount may be made (mount_setattr(2) MOUNT_ATTR_IDMAP, e.g. for a
+   * container): asks for FUSE_ALLOW_IDMAP (Linux 6.12+). Needs `defaultPermissions`, the
+   * kernel's rule: it then checks permissions against the idmapped owners itself. Creating
+   * requests carry the mapped uid/gid; other requests made through an idmapped mount carry
+   * FUSE_INVALID_UIDGID.
+   */
+  allowIdmap?: boolean;
 }
 
 export interface MountHandle {
@@ -85,6 +93,9 @@ const DEFAULT_INIT_TIMEOUT_MS = 10000;
  */
 export async function mount(filesystem: Filesystem | ThreadedFilesystem, target: string, options: MountOptions = {}): Promise<MountHandle> {
   checkRequestTimeout(target, options.requestTimeout);
+  if (options.allowIdmap && !options.defaultPermissions) {
+    throw new MountError('EINVAL', target, 'allowIdmap needs defaultPermissions (-o allow_idmap,default_permissions): the kernel fails INIT otherwise');
+  }
   if (typeof (filesystem as ThreadedFilesystem).module === 'string') {
     return mountThreaded(filesystem as ThreadedFilesystem, target, options);
   }
@@ -171,6 +182,7 @@ function serve({ fd, watch }: MountedDevice, bridge: Bridge, options: MountOptio
       debug: options.debug,
       backing: { deviceFd: fd, require: options.requirePassthrough, ioctl: options.backingIoctl },
       requestTimeout: options.requestTimeout,
+      allowIdmap: options.allowIdmap,
     });
   } catch (err) {
     fs.closeSync(fd);

@@ -246,6 +246,7 @@ export async function mountThreaded(spec: ThreadedFilesystem, target: string, op
     backing: { deviceFd: fd, require: options.requirePassthrough, shared: table },
     initOnly: true,
     requestTimeout: options.requestTimeout,
+    allowIdmap: options.allowIdmap,
   });
   session.start();
   try {

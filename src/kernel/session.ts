@@ -177,6 +177,11 @@ export interface SessionOptions {
    * offer it gets one log line, and the mount works without.
    */
   requestTimeout?: number;
+  /**
+   * Ask for FUSE_ALLOW_IDMAP (Linux 6.12+): idmapped mounts of this mount may then be made. The
+   * kernel fails INIT when it is granted without default_permissions, so mount() checks that.
+   */
+  allowIdmap?: boolean;
 }
 
 /** Requests and error replies per opcode name; every opcode is present (0 when never seen). */
@@ -239,6 +244,7 @@ export class Session {
   private readonly retrieves = new Map<number, { resolve(data: Buffer): void; reject(err: Error): void }>();
   private readonly initOnly: boolean;
   private readonly requestTimeout: number;
+  private readonly allowIdmap: boolean;
   private readonly onForeignInterrupt: ((unique: number) => void) | undefined;
   private readonly sink: TransportSink = {
     request: (buf, length, channel) => this.onRequest(buf, length, channel),
@@ -254,6 +260,7 @@ export class Session {
     this.debug = options.debug;
     this.initOnly = options.initOnly ?? false;
     this.requestTimeout = options.requestTimeout ?? 0;
+    this.allowIdmap = options.allowIdmap ?? false;
     this.onForeignInterrupt = options.onForeignInterrupt;
     const b = options.backing;
     this.backing = b === undefined ? null : new BackingRegistry({
@@ -527,6 +534,7 @@ export class Session {
     try {
       wants = this.dispatcher.initWants?.(req) ?? {};
       if (this.requestTimeout > 0) wants = { ...wants, requestTimeout: this.requestTimeout };
+      if (this.allowIdmap) wants = { ...wants, flags: [...(wants.flags ?? []), 'FUSE_ALLOW_IDMAP'] };
       result = negotiateInit(req, wants);
     } catch (err) {
       this.errors[Opcode.INIT]++;
@@ -538,6 +546,9 @@ export class Session {
     this.initWarnings.push(...result.warnings);
     if (this.requestTimeout > 0 && result.negotiated !== null && result.negotiated.requestTimeout === 0) {
       this.log(`tsfuse: request timeout not set: this kernel does not offer FUSE_REQUEST_TIMEOUT (Linux 6.14+); a server that stops answering leaves callers waiting`);
+    }
+    if (this.allowIdmap && result.negotiated !== null && !result.negotiated.flags.includes('FUSE_ALLOW_IDMAP')) {
+      this.log('tsfuse: allow_idmap not set: this kernel does not offer FUSE_ALLOW_IDMAP (Linux 6.12+); idmapped mounts of this mount will be refused');
     }
     for (const w of result.warnings) this.debug?.(`INIT: ${w}`);
     if (result.status === 'retry') {

@@ -59,10 +59,8 @@ export function errnoOfError(err: unknown): number | undefined {
   if (typeof code === 'string') {
     const n = /^\d+$/.test(code) ? known(Number(code)) : errnoNumber(code);
     if (n !== undefined) return n;
-  } else if (typeof code === 'number') {
-    const n = known(code);
-    if (n !== undefined) return n;
   }
+  // A numeric `.code` is no errno: DOMException's are its legacy codes (AbortError's is 20).
   const errno = (err as { errno?: unknown }).errno;
   return typeof errno === 'number' ? known(errno) : undefined;
 }
