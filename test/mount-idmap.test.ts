@@ -2,13 +2,13 @@
 // the option the kernel refuses to make one. Real mounts: the loopback, and an idmapped mount
 // of it made with open_tree/mount_setattr/move_mount (test/fixtures/idmap/idmapped-mount.py).
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Loopback } from '../src/fs/loopback';
 import { MountError } from '../src/kernel/errors';
 import { mount } from '../src';
-import { mountHere, tempMountpoint } from './helpers/mounted';
+// run() is async: the mount is served by this process's event loop, which a synchronous child would block.
+import { mountHere, run, tempMountpoint } from './helpers/mounted';
 import { detach, tempDir } from './helpers/tmp';
 
 const root = process.getuid?.() === 0;
@@ -24,25 +24,12 @@ async function loopbackMount(t: Test, options: Parameters<typeof mount>[2]) {
   return { src, handle };
 }
 
-/**
- * Runs a command; async, because the mount is served by this process's event loop (a
- * synchronous child would wait for a server that cannot run).
- */
-function run(cmd: string, args: string[]): Promise<{ status: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
-    child.on('close', (status) => resolve({ status, output: output.trim() }));
-  });
-}
-
 /** An idmapped mount of `source` on a new directory; its teardown detaches it first. */
 async function idmapped(t: Test, source: string): Promise<{ target: string; result: string }> {
   const target = path.join(tempDir(t, 'tsfuse-idmap-mnt-', { mode: 0o755 }), 'mnt');
   fs.mkdirSync(target);
-  const result = (await run('python3', [HELPER, source, target, String(OUTER)])).output;
+  const r = await run('python3', [HELPER, source, target, String(OUTER)]);
+  const result = `${r.stdout}${r.stderr}`.trim();
   if (result === 'ok') t.teardown(() => detach(target));
   return { target, result };
 }
@@ -57,7 +44,7 @@ t.test('with allowIdmap: an idmapped mount shows and creates files through the m
   t.equal((await fs.promises.stat(path.join(target, 'old'))).uid, OUTER, `a root-owned file shows as ${OUTER} there`);
   // As the mapped user: the (root-owned, 0755) directory is theirs through the mapping.
   const r = await run('setpriv', [`--reuid=${OUTER}`, `--regid=${OUTER}`, '--clear-groups', 'touch', path.join(target, 'made')]);
-  t.equal(r.status, 0, `uid ${OUTER} created a file through the idmapped mount: ${r.output}`);
+  t.equal(r.code, 0, `uid ${OUTER} created a file through the idmapped mount: ${r.stderr}`);
   const st = fs.statSync(path.join(src, 'made')); // SRC itself: not served by this process
   t.same([st.uid, st.gid], [0, 0], 'owned by 0:0 in SRC, the mapped ids');
   t.equal((await fs.promises.stat(path.join(target, 'made'))).uid, OUTER, `and by ${OUTER} through the idmapped mount`);

@@ -5,10 +5,9 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FuseError, type Filesystem } from '../src';
+import { FuseError, mount, type Filesystem } from '../src';
 import { MountError } from '../src/kernel/errors';
 import { mountHere, tempMountpoint } from './helpers/mounted';
-import { mount } from '../src';
 
 const root = process.getuid?.() === 0;
 const skip = (!root || !fs.existsSync('/dev/fuse')) && 'needs root and /dev/fuse';

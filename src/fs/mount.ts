@@ -13,6 +13,7 @@ import { deviceTransport } from '../kernel/transport';
 import type { Filesystem, ThreadedFilesystem } from './api';
 import { Bridge } from './bridge';
 import { Errno } from '../protocol/errors';
+import { REQUEST_TIMEOUT_MAX } from '../protocol/init';
 import { mountThreaded } from './threads';
 
 export interface MountOptions extends KernelMountOptions {
@@ -192,11 +193,10 @@ function serve({ fd, watch }: MountedDevice, bridge: Bridge, options: MountOptio
   }
 }
 
-/** fuse_init_out.request_timeout is a u16 of seconds (include/uapi/linux/fuse.h, Linux 6.18). */
 function checkRequestTimeout(target: string, seconds: number | undefined): void {
   if (seconds === undefined) return;
-  if (!(Number.isInteger(seconds) && seconds >= 0 && seconds <= 0xffff)) {
-    throw new MountError('EINVAL', target, `requestTimeout: ${String(seconds)}: expected whole seconds from 0 (none) to 65535`);
+  if (!(Number.isInteger(seconds) && seconds >= 0 && seconds <= REQUEST_TIMEOUT_MAX)) {
+    throw new MountError('EINVAL', target, `requestTimeout: ${String(seconds)}: expected whole seconds from 0 (none) to ${REQUEST_TIMEOUT_MAX}`);
   }
 }
 

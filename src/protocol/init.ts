@@ -145,6 +145,9 @@ export function encodeInitReply(unique: number, out: InitOut, kernelMinor: numbe
   return buf;
 }
 
+/** fuse_init_out.request_timeout is a u16 of seconds (include/uapi/linux/fuse.h, Linux 6.18). */
+export const REQUEST_TIMEOUT_MAX = 0xffff;
+
 const u16 = (n: number): number => Math.max(0, Math.min(0xffff, Math.floor(n)));
 
 /** Decide the INIT reply. Pure: no I/O, same input -> same output. */

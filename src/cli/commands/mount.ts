@@ -12,6 +12,7 @@ import { MAX_THREADS } from '../../fs/threads';
 import { connectionId } from '../../kernel/device';
 import { PassthroughUnavailableError } from '../../kernel/backing';
 import { MountError } from '../../kernel/errors';
+import { REQUEST_TIMEOUT_MAX } from '../../protocol/init';
 import { handedFd } from '../../kernel/handed-fd';
 import {
   MOUNT_NAME,
@@ -71,7 +72,7 @@ export const mountOptions = {
     cli: 'number',
     placeholder: 'SECONDS',
     default: 0,
-    parse: (value: unknown) => parseWholeNumber(value, 0, 0xffff),
+    parse: (value: unknown) => parseWholeNumber(value, 0, REQUEST_TIMEOUT_MAX),
   }),
   passthrough: option({
     describe:
