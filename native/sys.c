@@ -793,6 +793,7 @@ static napi_value init(napi_env env, napi_value exports)
 	napi_set_named_property(env, exports, "constants", constants(env));
 	lock_wait_init(env, exports);
 	commfd_init(env, exports);
+	uring_init(env, exports);
 	return exports;
 }
 

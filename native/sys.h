@@ -52,5 +52,6 @@ bool get_flock(napi_env env, napi_value *argv, struct flock *fl);
 
 void lock_wait_init(napi_env env, napi_value exports);
 void commfd_init(napi_env env, napi_value exports);
+void uring_init(napi_env env, napi_value exports);
 
 #endif

@@ -10,6 +10,7 @@ import { releaseWatchdog } from '../kernel/watchdog';
 import type { IoctlFunction } from '../kernel/backing';
 import { Session, type SessionStats } from '../kernel/session';
 import { deviceTransport } from '../kernel/transport';
+import { UringTransport } from '../kernel/uring';
 import type { Filesystem, ThreadedFilesystem } from './api';
 import { Bridge } from './bridge';
 import { Errno } from '../protocol/errors';
@@ -58,6 +59,13 @@ export interface MountOptions extends KernelMountOptions {
    * FUSE_INVALID_UIDGID.
    */
   allowIdmap?: boolean;
+  /**
+   * Take requests through io_uring ring queues, one per CPU (FUSE_OVER_IO_URING, Linux 6.14+,
+   * with the fuse module's `enable_uring` on): `true` uses them when the kernel offers them and
+   * otherwise serves over /dev/fuse with one log line saying why; `'require'` fails the mount
+   * instead. Default: off.
+   */
+  ioUring?: boolean | 'require';
 }
 
 export interface MountHandle {
@@ -177,7 +185,10 @@ export async function awaitInit(session: Session, mountpoint: string, options: M
 function serve({ fd, watch }: MountedDevice, bridge: Bridge, options: MountOptions, mountpoint: string): Session {
   try {
     // The kernel fails reads into buffers shorter than max_write + 80 bytes with EINVAL.
-    const transport = deviceTransport(fd, bridge.maxWrite + 4096, options.transport);
+    const device = deviceTransport(fd, bridge.maxWrite + 4096, options.transport);
+    const transport = options.ioUring === undefined || options.ioUring === false
+      ? device
+      : new UringTransport(device, fd, { mode: options.ioUring === 'require' ? 'require' : 'auto', log: options.log, debug: options.debug });
     return new Session(transport, bridge, {
       log: options.log,
       debug: options.debug,

@@ -21,7 +21,7 @@ import { BackingRegistry, type IoctlFunction, type OpenIntent } from './backing'
 import type { SharedBackingTable } from './backing-table';
 import { errnoError } from './errors';
 import { implausible } from './sanity';
-import type { ReplyChannel, Transport, TransportSink } from './transport';
+import type { ReplyChannel, RingStats, Transport, TransportSink } from './transport';
 
 /**
  * What a dispatcher answers: the encoded reply (one buffer, or parts for one writev, e.g. a
@@ -194,6 +194,8 @@ export interface SessionStats {
   orphanedReplies: number;
   /** Backing ids: live (registered, not closed), and totals since the start. */
   backing: { enabled: boolean; live: number; registered: number; closed: number; failed: number };
+  /** With io_uring asked for: whether its rings serve, how many queues, and the requests they brought. */
+  ioUring?: RingStats;
 }
 
 // Opcodes 1..53 index the counters directly; slot 0 collects CUSE_INIT and unknown opcodes.
@@ -327,7 +329,8 @@ export class Session {
     const backing = b === null
       ? { enabled: false, live: 0, registered: 0, closed: 0, failed: 0 }
       : { enabled: b.enabled, ...b.stats };
-    return { requests, errors, inFlight: this.inflightCount, orphanedReplies: this.orphaned, backing };
+    const ioUring = this.transport.ringStats?.();
+    return { requests, errors, inFlight: this.inflightCount, orphanedReplies: this.orphaned, backing, ...(ioUring && { ioUring }) };
   }
 
   // ---- requests ---------------------------------------------------------------------------------
@@ -535,6 +538,7 @@ export class Session {
       wants = this.dispatcher.initWants?.(req) ?? {};
       if (this.requestTimeout > 0) wants = { ...wants, requestTimeout: this.requestTimeout };
       if (this.allowIdmap) wants = { ...wants, flags: [...(wants.flags ?? []), 'FUSE_ALLOW_IDMAP'] };
+      if (this.transport.initialized !== undefined) wants = { ...wants, flags: [...(wants.flags ?? []), 'FUSE_OVER_IO_URING'] };
       result = negotiateInit(req, wants);
     } catch (err) {
       this.errors[Opcode.INIT]++;
@@ -575,6 +579,7 @@ export class Session {
       // processes it, and BACKING_OPEN is EPERM before.
       try {
         this.startPassthrough(negotiated, wants, result.warnings);
+        this.transport.initialized?.(negotiated);
       } catch (err) {
         // Said once, by whoever awaits `ready` (mount() rejects with it), not logged here too.
         this.rejectReady(err as Error);

@@ -35,6 +35,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { Worker } from 'node:worker_threads';
+import type { NegotiatedInit } from '../protocol/init';
 import { errnoCodeOf, errnoError } from './errors';
 
 /** Where replies to one request go: the fd that delivered it. */
@@ -58,6 +59,15 @@ export interface TransportSink {
   end(err: Error | null): void;
 }
 
+export interface RingStats {
+  /** Requests are being taken from io_uring rings (the kernel accepted the registration). */
+  active: boolean;
+  /** Ring queues this transport serves. */
+  queues: number;
+  /** Requests that came through the rings (the rest came over /dev/fuse). */
+  requests: number;
+}
+
 export interface Transport {
   start(sink: TransportSink): void;
   /** Gives back a buffer request() kept. */
@@ -71,6 +81,13 @@ export interface Transport {
    * transport that cannot stop (a reader thread blocked in read(2)) leaves it out.
    */
   pause?(): void;
+  /**
+   * INIT has been answered: a transport with a second way of taking requests (io_uring) sets it
+   * up now. Throws when the mount requires that way and it cannot be had.
+   */
+  initialized?(negotiated: NegotiatedInit): void;
+  /** Counters of a transport with io_uring rings. */
+  ringStats?(): RingStats;
   /** Whether the open transport keeps the process alive (default: it does). */
   ref(): void;
   unref(): void;
@@ -107,6 +124,19 @@ function pipeBinding(): PipeBinding | undefined {
   }
 }
 
+/**
+ * A libuv pipe handle on `fd` (a device or an eventfd), to give to a net.Socket so that the
+ * thread's event loop polls it (see the design note above).
+ */
+export function pipeHandle(fd: number): unknown {
+  const binding = pipeBinding();
+  if (binding === undefined) throw new Error('process.binding("pipe_wrap") is not available: use WorkerTransport');
+  const handle = new binding.Pipe(binding.constants.SOCKET);
+  const rc = handle.open(fd);
+  if (rc < 0) throw errnoError(errnoCodeOf(-rc) ?? 'EIO', `cannot poll fd ${fd}`);
+  return handle;
+}
+
 /** Whether this Node can poll the device from the main loop (see the design note above). */
 export function canPollDevice(): boolean {
   return pipeBinding() !== undefined;
@@ -128,11 +158,7 @@ export class DeviceTransport implements Transport {
   }
 
   start(sink: TransportSink): void {
-    const binding = pipeBinding();
-    if (binding === undefined) throw new Error('process.binding("pipe_wrap") is not available: use WorkerTransport');
-    const handle = new binding.Pipe(binding.constants.SOCKET);
-    const rc = handle.open(this.fd);
-    if (rc < 0) throw errnoError(errnoCodeOf(-rc) ?? 'EIO', `cannot poll /dev/fuse fd ${this.fd}`);
+    const handle = pipeHandle(this.fd);
     let ended = false;
     const end = (err: Error | null): void => {
       if (ended) return;

@@ -8,9 +8,9 @@
 // syscall (native/util.c).
 // Numbers that the kernel keeps as 64-bit (sizes, offsets, inode numbers) are JS numbers,
 // exact below 2^53; lastStatDevIno() gives the exact dev and ino as bigints.
-import { native, type LockWaitHandle, type Name } from './native'
+import { native, type LockWaitHandle, type Name, type UringRing } from './native'
 
-export type { Name }
+export type { Name, UringRing }
 
 const c = native.constants
 
@@ -512,4 +512,43 @@ export function socketpair(): [number, number] {
  */
 export function recvFd(sock: number, timeoutMs: number): number {
   return native.recvFd(sock, timeoutMs)
+}
+
+// ---- FUSE over io_uring (native/uring.c; the protocol side is src/kernel/uring.ts) ----
+
+/**
+ * A ring of `entries` 128-byte SQEs with room for `slots` registered FUSE ring entries, and the
+ * non-blocking eventfd its completions signal.
+ */
+export function uringSetup(entries: number, slots: number): [UringRing, number] {
+  return native.uringSetup(entries, slots)
+}
+
+/** Queues FUSE_IO_URING_CMD_REGISTER of one ring entry (completes with its first request). */
+export function uringRegister(ring: UringRing, devFd: number, qid: number, slot: number, header: Buffer, payload: Buffer): void {
+  native.uringRegister(ring, devFd, qid, slot, header, payload)
+}
+
+/** Queues FUSE_IO_URING_CMD_COMMIT_AND_FETCH for the entry in `slot`; `now` submits at once. */
+export function uringCommit(ring: UringRing, devFd: number, qid: number, slot: number, unique: number, now: boolean): void {
+  native.uringCommit(ring, devFd, qid, slot, unique, now)
+}
+
+/** Submits the queued commands without waiting for any completion. */
+export function uringSubmit(ring: UringRing): void {
+  native.uringSubmit(ring)
+}
+
+/** Moves completions into `out` as (user_data, res) pairs; returns how many. */
+export function uringReap(ring: UringRing, out: Float64Array): number {
+  return native.uringReap(ring, out)
+}
+
+export function uringClose(ring: UringRing): void {
+  native.uringClose(ring)
+}
+
+/** Pins the calling thread to one CPU (sched_setaffinity). */
+export function setAffinity(cpu: number): void {
+  native.setAffinity(cpu)
 }

@@ -55,7 +55,18 @@ export interface NativeSys {
   lockCancel(handle: LockWaitHandle): boolean
   socketpair(): [number, number]
   recvFd(sock: number, timeoutMs: number): number
+  uringSetup(entries: number, slots: number): [UringRing, number]
+  uringRegister(ring: UringRing, devFd: number, qid: number, slot: number, header: Buffer, payload: Buffer): void
+  uringCommit(ring: UringRing, devFd: number, qid: number, slot: number, unique: number, now: boolean): void
+  uringSubmit(ring: UringRing): void
+  uringReap(ring: UringRing, out: Float64Array): number
+  uringClose(ring: UringRing): void
+  setAffinity(cpu: number): void
 }
+
+declare const uringBrand: unique symbol
+/** An io_uring instance of native/uring.c (closed by uringClose or when collected). */
+export type UringRing = { readonly [uringBrand]: true }
 
 declare const lockWaitBrand: unique symbol
 export type LockWaitHandle = { readonly [lockWaitBrand]: true }
