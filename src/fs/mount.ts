@@ -195,6 +195,7 @@ function serve({ fd, watch }: MountedDevice, bridge: Bridge, options: MountOptio
       backing: { deviceFd: fd, require: options.requirePassthrough, ioctl: options.backingIoctl },
       requestTimeout: options.requestTimeout,
       allowIdmap: options.allowIdmap,
+      overIoUring: transport !== device,
     });
   } catch (err) {
     fs.closeSync(fd);

@@ -6,7 +6,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { SharedBackingTable } from '../kernel/backing-table';
 import { cloneDevice } from '../kernel/device';
 import { Session } from '../kernel/session';
-import { deviceTransport } from '../kernel/transport';
+import { deviceTransport, type Transport } from '../kernel/transport';
+import { UringTransport, type IoUringMode } from '../kernel/uring';
+import { sys } from '../kernel/sys-lazy';
 import type { NegotiatedInit } from '../protocol/init';
 import type { Filesystem, FilesystemFactory } from './api';
 import { Bridge } from './bridge';
@@ -20,11 +22,25 @@ export interface ThreadData {
   backingTable: SharedArrayBuffer;
   requirePassthrough: boolean;
   debug: boolean;
+  /** The mount asked for io_uring: the thread's rings come with a 'rings' message after INIT. */
+  ioUring: boolean;
+}
+
+/**
+ * The io_uring queues one thread serves, and the CPU it is pinned to when it serves one: on the
+ * CPU whose queue it serves, since the kernel queues a request on its caller's CPU, serving it
+ * there needs no wakeup of another CPU (src/kernel/uring.ts).
+ */
+export interface ThreadRings {
+  queues: number[];
+  cpu: number | null;
+  mode: IoUringMode;
 }
 
 /** Messages from the main thread. */
 export type ToThread =
   | { type: 'init'; negotiated: NegotiatedInit; sessionFd: number }
+  | { type: 'rings'; rings: ThreadRings }
   | { type: 'interrupt'; unique: number }
   | { type: 'stats' };
 
@@ -33,6 +49,7 @@ export type FromThread =
   | { type: 'ready'; wants: ReturnType<Bridge['initWants']>; maxWrite: number }
   | { type: 'failed'; message: string }
   | { type: 'serving' }
+  | { type: 'rings'; error: string | null }
   | { type: 'interrupt'; unique: number }
   | { type: 'stats'; stats: ReturnType<Session['stats']> }
   | { type: 'log'; line: string }
@@ -77,13 +94,25 @@ async function main(): Promise<void> {
     return;
   }
   let session: Session | null = null;
+  let negotiated: NegotiatedInit | null = null;
   port.on('message', (m: ToThread) => {
     switch (m.type) {
       case 'init':
         bridge.init(m.negotiated).then(() => {
+          negotiated = m.negotiated;
           session = serve(bridge, m.negotiated, m.sessionFd);
           post({ type: 'serving' });
         }, (err: unknown) => post({ type: 'failed', message: `thread ${config.thread}: init(): ${message(err)}` }));
+        break;
+      case 'rings':
+        // After INIT's reply: the kernel refuses ring entries (EAGAIN) before it.
+        try {
+          if (m.rings.cpu !== null) sys().setAffinity(m.rings.cpu);
+          uring?.initialized(negotiated!, m.rings);
+          post({ type: 'rings', error: null });
+        } catch (err) {
+          post({ type: 'rings', error: `thread ${config.thread}: ${message(err)}` });
+        }
         break;
       case 'interrupt':
         session?.interrupt(m.unique);
@@ -96,13 +125,19 @@ async function main(): Promise<void> {
   post({ type: 'ready', wants: bridge.initWants(), maxWrite: bridge.maxWrite });
 }
 
+/** This thread's transport when the mount asked for io_uring: its rings are set up on 'rings'. */
+let uring: UringTransport | null = null;
+
 function serve(bridge: Bridge, negotiated: NegotiatedInit, sessionFd: number): Session {
   const fd = cloneDevice(sessionFd);
+  const log = (line: string): void => post({ type: 'log', line });
+  const debug = config.debug ? (line: string) => post({ type: 'debug', line: `[thread ${config.thread}] ${line}` }) : undefined;
   // As mount() sizes it: the kernel fails reads into buffers shorter than max_write + 80 bytes.
-  const transport = deviceTransport(fd, bridge.maxWrite + 4096, 'epoll');
+  let transport: Transport = deviceTransport(fd, bridge.maxWrite + 4096, 'epoll');
+  if (config.ioUring) transport = uring = new UringTransport(transport, fd, { log, debug });
   const session = new Session(transport, bridge, {
-    log: (line) => post({ type: 'log', line }),
-    debug: config.debug ? (line) => post({ type: 'debug', line: `[thread ${config.thread}] ${line}` }) : undefined,
+    log,
+    debug,
     backing: { deviceFd: fd, require: config.requirePassthrough, shared: new SharedBackingTable(config.backingTable) },
     joined: negotiated,
     onForeignInterrupt: (unique) => post({ type: 'interrupt', unique }),

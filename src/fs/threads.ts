@@ -42,15 +42,16 @@ import { Worker } from 'node:worker_threads';
 import { SharedBackingTable } from '../kernel/backing-table';
 import { abortConnection, connectionId } from '../kernel/device';
 import { MountError } from '../kernel/errors';
-import { mountFuse, type MountedDevice } from '../kernel/mount';
+import { mountFuse, unmount as unmountPath, type MountedDevice } from '../kernel/mount';
 import { releaseWatchdog } from '../kernel/watchdog';
 import { Session, type Dispatcher, type SessionStats } from '../kernel/session';
 import { canPollDevice, deviceTransport } from '../kernel/transport';
 import { Errno } from '../protocol/errors';
-import type { InitWants } from '../protocol/init';
+import type { InitWants, NegotiatedInit } from '../protocol/init';
 import type { ThreadedFilesystem } from './api';
 import { awaitInit, Handle, prepareMount, type MountHandle, type MountOptions } from './mount';
-import type { FromThread, ThreadData, ToThread } from './thread-worker';
+import type { FromThread, ThreadData, ThreadRings, ToThread } from './thread-worker';
+import { possibleCpus, uringUnavailableReason } from '../kernel/uring';
 
 /** More threads than this is a mistake, not a configuration (each holds an event loop and a heap). */
 export const MAX_THREADS = 256;
@@ -162,6 +163,7 @@ export async function mountThreaded(spec: ThreadedFilesystem, target: string, op
       backingTable: table.buffer,
       requirePassthrough: options.requirePassthrough ?? false,
       debug: options.debug !== undefined,
+      ioUring: options.ioUring !== undefined && options.ioUring !== false,
     };
     let t: ServingThread;
     try {
@@ -232,9 +234,11 @@ export async function mountThreaded(spec: ThreadedFilesystem, target: string, op
   }
   // INIT only: the serving threads learn its outcome and start on their clones before the reply
   // goes out, so no request can come before they are ready to take it.
+  let rings: ((i: number, n: number) => ThreadRings) | null = null;
   const initOnly: Dispatcher = {
     initWants: () => wants,
     init: async (negotiated) => {
+      rings = ringsOf(negotiated, options, log);
       for (const t of threads) t.send({ type: 'init', negotiated, sessionFd: fd });
       await Promise.all(threads.map((t) => t.next('serving')));
     },
@@ -247,6 +251,7 @@ export async function mountThreaded(spec: ThreadedFilesystem, target: string, op
     initOnly: true,
     requestTimeout: options.requestTimeout,
     allowIdmap: options.allowIdmap,
+    overIoUring: options.ioUring !== undefined && options.ioUring !== false,
   });
   session.start();
   try {
@@ -254,6 +259,21 @@ export async function mountThreaded(spec: ThreadedFilesystem, target: string, op
   } catch (err) {
     await Promise.all(threads.map((t) => t.worker.terminate()));
     throw err;
+  }
+  // Assigned by INIT's callback above, which TypeScript's narrowing cannot see.
+  const plan = rings as ((i: number, n: number) => ThreadRings) | null;
+  if (plan !== null) {
+    const answers = await Promise.all(threads.map((t, i) => {
+      const answer = t.next('rings').catch((err: Error) => ({ type: 'rings' as const, error: err.message }));
+      t.send({ type: 'rings', rings: plan(i, n) });
+      return answer;
+    }));
+    const refused = answers.find((a) => a.error !== null);
+    if (refused !== undefined && options.ioUring === 'require') {
+      abortThreaded();
+      await unmountPath(mountpoint, { lazy: true }).catch(() => {});
+      throw new MountError('EOPNOTSUPP', mountpoint, refused.error!);
+    }
   }
   // The connection ends on every clone at once (unmount, abort): each thread's session ends
   // and its worker exits; the last one closes the main thread's fd.
@@ -265,6 +285,27 @@ export async function mountThreaded(spec: ThreadedFilesystem, target: string, op
     await abort();
   };
   return handle;
+}
+
+/**
+ * With io_uring asked for and offered, which queues thread i of n serves: queue q goes to thread
+ * q mod n, and a thread serving one queue is pinned to its CPU. Not offered: one line (the threads
+ * serve /dev/fuse), or with 'require' an error that fails the mount. Null: no rings.
+ */
+function ringsOf(negotiated: NegotiatedInit, options: MountOptions, log: (line: string) => void): ((i: number, n: number) => ThreadRings) | null {
+  if (options.ioUring === undefined || options.ioUring === false) return null;
+  const mode = options.ioUring === 'require' ? 'require' : 'auto';
+  const why = uringUnavailableReason(negotiated);
+  if (why !== null) {
+    if (mode === 'require') throw new Error(`io_uring required but unavailable: ${why}`);
+    log(`tsfuse: serving over /dev/fuse, not io_uring: ${why}`);
+    return null;
+  }
+  const count = possibleCpus();
+  return (i, n) => {
+    const queues = [...Array(count).keys()].filter((q) => q % n === i);
+    return { queues, cpu: queues.length === 1 ? queues[0] : null, mode };
+  };
 }
 
 /**
@@ -290,6 +331,12 @@ async function threadStats(threads: readonly ServingThread[], table: SharedBacki
     sum.inFlight += s.inFlight;
     sum.orphanedReplies += s.orphanedReplies;
     sum.backing.enabled = s.backing.enabled;
+    if (s.ioUring !== undefined) {
+      const r = (sum.ioUring ??= { active: false, queues: 0, requests: 0 });
+      r.active ||= s.ioUring.active;
+      r.queues += s.ioUring.queues;
+      r.requests += s.ioUring.requests;
+    }
   }
   return sum;
 }

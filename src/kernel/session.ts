@@ -182,6 +182,11 @@ export interface SessionOptions {
    * kernel fails INIT when it is granted without default_permissions, so mount() checks that.
    */
   allowIdmap?: boolean;
+  /**
+   * Ask for FUSE_OVER_IO_URING (Linux 6.14+): the transport (src/kernel/uring.ts) or the threads
+   * serving the connection then take requests from io_uring rings.
+   */
+  overIoUring?: boolean;
 }
 
 /** Requests and error replies per opcode name; every opcode is present (0 when never seen). */
@@ -247,6 +252,7 @@ export class Session {
   private readonly initOnly: boolean;
   private readonly requestTimeout: number;
   private readonly allowIdmap: boolean;
+  private readonly overIoUring: boolean;
   private readonly onForeignInterrupt: ((unique: number) => void) | undefined;
   private readonly sink: TransportSink = {
     request: (buf, length, channel) => this.onRequest(buf, length, channel),
@@ -263,6 +269,7 @@ export class Session {
     this.initOnly = options.initOnly ?? false;
     this.requestTimeout = options.requestTimeout ?? 0;
     this.allowIdmap = options.allowIdmap ?? false;
+    this.overIoUring = options.overIoUring ?? false;
     this.onForeignInterrupt = options.onForeignInterrupt;
     const b = options.backing;
     this.backing = b === undefined ? null : new BackingRegistry({
@@ -538,7 +545,7 @@ export class Session {
       wants = this.dispatcher.initWants?.(req) ?? {};
       if (this.requestTimeout > 0) wants = { ...wants, requestTimeout: this.requestTimeout };
       if (this.allowIdmap) wants = { ...wants, flags: [...(wants.flags ?? []), 'FUSE_ALLOW_IDMAP'] };
-      if (this.transport.initialized !== undefined) wants = { ...wants, flags: [...(wants.flags ?? []), 'FUSE_OVER_IO_URING'] };
+      if (this.overIoUring) wants = { ...wants, flags: [...(wants.flags ?? []), 'FUSE_OVER_IO_URING'] };
       result = negotiateInit(req, wants);
     } catch (err) {
       this.errors[Opcode.INIT]++;

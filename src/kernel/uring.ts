@@ -184,7 +184,7 @@ export class UringTransport implements Transport {
   private connectionEnded = false;
   private closed = false;
   private refed = true;
-  private readonly mode: IoUringMode;
+  private mode: IoUringMode;
   private readonly log: (line: string) => void;
   /** Whether requests are being taken from the rings (registration accepted). */
   active = false;
@@ -211,11 +211,17 @@ export class UringTransport implements Transport {
     this.device.start(this.sink);
   }
 
-  initialized(negotiated: NegotiatedInit): void {
-    if (this.mode === 'off' || this.closed) return;
+  /**
+   * Sets the rings up, now that INIT has been answered; `plan` overrides the options' queues and
+   * mode (a serving thread learns them from the main thread).
+   */
+  initialized(negotiated: NegotiatedInit, plan?: { queues: readonly number[]; mode: IoUringMode }): void {
+    if (plan !== undefined) this.mode = plan.mode;
+    if (this.mode === 'off' || this.closed || this.ring !== null) return;
     const why = uringUnavailableReason(negotiated);
     if (why !== null) return this.fallBack(why);
-    const queues = this.options.queues ?? [...Array(possibleCpus()).keys()];
+    const queues = plan?.queues ?? this.options.queues ?? [...Array(possibleCpus()).keys()];
+    if (queues.length === 0) return;
     const depth = this.options.depth ?? DEFAULT_RING_DEPTH;
     const payloadSize = Math.max(FUSE_MIN_READ_BUFFER, negotiated.maxWrite, negotiated.maxPages * PAGE_SIZE);
     const { uringSetup, uringRegister, uringSubmit } = sys();
