@@ -12,15 +12,18 @@ import { MAX_THREADS } from '../../fs/threads';
 import { connectionId } from '../../kernel/device';
 import { PassthroughUnavailableError } from '../../kernel/backing';
 import { MountError } from '../../kernel/errors';
+import type { SessionStats } from '../../kernel/session';
 import { REQUEST_TIMEOUT_MAX } from '../../protocol/init';
 import { handedFd } from '../../kernel/handed-fd';
 import {
   MOUNT_NAME,
   MOUNT_OPTION_NAMES,
+  IO_URING_MODES,
   PASSTHROUGH_MODES,
   option,
   parseBoolean,
   parseFd,
+  parseIoUring,
   parseMountOptions,
   parsePassthrough,
   parsePath,
@@ -30,6 +33,7 @@ import {
   parseThreads,
   parseWholeNumber,
   type FuseMountOptions,
+  type IoUringOption,
   type PassthroughMode,
 } from '../options';
 
@@ -73,6 +77,17 @@ export const mountOptions = {
     placeholder: 'SECONDS',
     default: 0,
     parse: (value: unknown) => parseWholeNumber(value, 0, REQUEST_TIMEOUT_MAX),
+  }),
+  ioUring: option({
+    describe:
+      'Take requests through io_uring rings, one queue per CPU (Linux 6.14+, with the fuse module\'s enable_uring on): ' +
+      `${IO_URING_MODES.join('|')}; on: where the kernel does not offer it, serve over /dev/fuse and say why; ` +
+      'require: fail instead. Alone: on',
+    cli: 'string',
+    placeholder: 'MODE',
+    bareValue: 'on',
+    default: 'off',
+    parse: parseIoUring,
   }),
   passthrough: option({
     describe:
@@ -228,7 +243,8 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
     const handle = await mountOrExplain(filesystem, handed ? args.positionals.mnt : mnt, {
       ...options.options,
       threads: options.threads,
-      requestTimeout: options.requestTimeout,
+      requestTimeout: options.requestTimeout > 0 ? options.requestTimeout : options.options.requestTimeout,
+      ioUring: ioUringOf(options.ioUring !== 'off' ? options.ioUring : options.options.ioUring),
       // Free per request (measured: the same kernel connection either way); one idle shell per mount.
       autoUnmount: options.autoUnmount ?? options.options.autoUnmount ?? true,
       // SRC names the mount in /proc/mounts, unless its path is not a valid name.
@@ -238,7 +254,8 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
       log: (line) => log.error(line),
       debug: options.debug ? (line) => log.info(line) : undefined,
     });
-    const ready = `tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${passthroughState(options.passthrough, handle)}${options.threads > 1 ? `, ${options.threads} threads` : ''})`;
+    const rings = ioUringOf(options.ioUring !== 'off' ? options.ioUring : options.options.ioUring) === false ? '' : ioUringState((await handle.stats()).ioUring);
+    const ready = `tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${passthroughState(options.passthrough, handle)}${options.threads > 1 ? `, ${options.threads} threads` : ''}${rings})`;
     return await serveUntilStopped(handle, options.statsFile, log, () => {
       log.info(ready);
       pipe?.ready(ready);
@@ -246,6 +263,10 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
   } finally {
     if (log !== args.log) log.close();
   }
+}
+
+function ioUringOf(mode: IoUringOption | undefined): MountOptions['ioUring'] {
+  return mode === 'require' ? 'require' : mode === 'on';
 }
 
 async function mountOrExplain(filesystem: Filesystem | ThreadedFilesystem, mnt: string, options: MountOptions): Promise<MountHandle> {
@@ -268,6 +289,11 @@ function passthroughState(asked: PassthroughMode, handle: MountHandle): string {
   // a daemon's ready line is all its user sees.
   if (backing === null || !backing.enabled) return `, passthrough off: ${backing?.disabledReason ?? 'not negotiated'}`;
   return `, passthrough ${asked}`;
+}
+
+/** The ready line's word on io_uring, when asked for: why it is off was logged just before. */
+function ioUringState(stats: SessionStats['ioUring']): string {
+  return stats?.active ? `, io_uring ${stats.queues} queues` : ', io_uring off (see above)';
 }
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
