@@ -1,0 +1,127 @@
+// FUSE over io_uring (src/kernel/uring.ts) on real mounts: the fallback when the kernel does not
+// offer it, 'require', the loopback behaviour suite with requests taken from the rings (one
+// thread and two, passthrough off and on), INTERRUPT of a slow handler, and a SIGKILLed server.
+//
+// One file, so that switching the fuse module's enable_uring never races another test file's
+// mounts (tap runs files in parallel); the value it found is put back at the end.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import t from 'tap';
+import { FuseError } from '../src/fs/errors';
+import { mount } from '../src/fs/mount';
+import { Loopback } from '../src/fs/loopback';
+import { behaviourSuite, mountLoopback, tempDir } from './fixtures/loopback/harness';
+import { sampleFs } from './helpers/memfs';
+import { fuseMountsUnder, mountHere, run } from './helpers/mounted';
+
+const ENABLE_URING = '/sys/module/fuse/parameters/enable_uring';
+
+const setUring = (on: boolean): void => fs.writeFileSync(ENABLE_URING, on ? 'Y' : 'N');
+
+if (process.getuid?.() !== 0) {
+  t.plan(0, 'needs root (mounts FUSE, switches the fuse module parameter enable_uring)');
+} else if (!fs.existsSync(ENABLE_URING)) {
+  t.plan(0, 'this kernel has no FUSE over io_uring (CONFIG_FUSE_IO_URING, Linux 6.14+)');
+} else {
+  const before = fs.readFileSync(ENABLE_URING, 'latin1').trim();
+  t.teardown(() => fs.writeFileSync(ENABLE_URING, before));
+  t.setTimeout(300_000);
+
+  t.test('enable_uring off: one line saying why and what to do, and a mount served over /dev/fuse', async (t) => {
+    setUring(false);
+    const base = tempDir(t, 'tsfuse-uring-');
+    fs.writeFileSync(path.join(base, 'f'), 'over /dev/fuse');
+    const lines: string[] = [];
+    const m = await mountHere(t, new Loopback(base), { ioUring: true, log: (l) => lines.push(l) });
+    t.equal(await fs.promises.readFile(path.join(m.mountpoint, 'f'), 'utf8'), 'over /dev/fuse');
+    t.equal(lines.length, 1, `one line: ${lines.join(' | ')}`);
+    t.match(lines[0], /not io_uring.*enable_uring.*echo Y/, 'it says why and how to turn it on');
+    const stats = m.session.stats();
+    t.equal(stats.ioUring?.active, false, 'the rings are not serving');
+    t.equal(stats.ioUring?.requests, 0);
+    t.ok(stats.requests.READ > 0, 'the read came over /dev/fuse');
+  });
+
+  t.test("enable_uring off and 'require': the mount fails with the reason and leaves nothing mounted", async (t) => {
+    setUring(false);
+    const base = tempDir(t, 'tsfuse-uring-');
+    const mnt = path.join(base, 'mnt');
+    fs.mkdirSync(mnt);
+    await t.rejects(mount(new Loopback(base), mnt, { ioUring: 'require', log: () => {} }), { message: /io_uring required but unavailable.*enable_uring/ });
+    t.same(fuseMountsUnder(base), [], 'nothing left mounted');
+  });
+
+  t.test('the behaviour suite over io_uring, one thread, passthrough off', async (t) => {
+    setUring(true);
+    const m = await behaviourSuite(t, { passthrough: 'off' }, 1, { ioUring: 'require' });
+    const stats = await m.stats();
+    t.equal(stats.ioUring?.active, true, 'the rings serve');
+    t.ok((stats.ioUring?.requests ?? 0) > 100, `requests came through the rings (${stats.ioUring?.requests})`);
+    t.ok(stats.requests.READ > 0 && stats.requests.WRITE > 0, 'data went through the server');
+    t.equal(stats.inFlight, 0, 'every request was answered');
+  });
+
+  t.test('the behaviour suite over io_uring, two threads, passthrough on', async (t) => {
+    setUring(true);
+    const m = await behaviourSuite(t, { passthrough: 'rw' }, 2, { ioUring: 'require' });
+    const stats = await m.stats();
+    t.equal(stats.ioUring?.active, true, 'the rings serve');
+    t.ok((stats.ioUring?.requests ?? 0) > 100, `requests came through the rings (${stats.ioUring?.requests})`);
+    t.ok(stats.backing.registered > 0, 'opens were passed through');
+    t.equal(stats.backing.live, 0, 'no backing id left');
+  });
+
+  t.test('an interrupted request over io_uring: the handler sees its signal abort, the caller goes', async (t) => {
+    setUring(true);
+    const mem = sampleFs();
+    let aborted = false;
+    mem.onLookup.set('hang', (ctx) => new Promise<void>((_, reject) => {
+      ctx.signal.addEventListener('abort', () => {
+        aborted = true;
+        reject(new FuseError('EINTR'));
+      });
+    }));
+    const m = await mountHere(t, mem, { ioUring: 'require' });
+    const child = spawn('stat', [path.join(m.mountpoint, 'hang')], { stdio: 'ignore' });
+    t.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+    while (!mem.lookups.includes('hang')) await new Promise((r) => setTimeout(r, 5));
+    child.kill('SIGINT');
+    t.equal(await exited, 'SIGINT', 'the caller was killed by its signal');
+    t.ok(aborted, "the handler's AbortSignal fired");
+    const stats = m.session.stats();
+    t.equal(stats.requests.INTERRUPT, 1, 'the INTERRUPT came (over /dev/fuse)');
+    t.equal(stats.inFlight, 0, 'the interrupted request was answered');
+    // The ring entry that held it serves again.
+    t.equal((await run('cat', [path.join(m.mountpoint, 'hello.txt')])).stdout.trim(), 'hello, world');
+    t.ok((m.session.stats().ioUring?.requests ?? 0) > 0, 'requests came through the rings');
+  });
+
+  t.test('the server SIGKILLed while serving over io_uring: auto_unmount leaves nothing behind', async (t) => {
+    setUring(true);
+    const m = await mountLoopback(t, { passthrough: 'off' }, { mount: { ioUring: 'require', autoUnmount: true } });
+    fs.writeFileSync(path.join(m.src, 'f'), 'x'.repeat(10000));
+    const reader = spawn('sh', ['-c', 'while :; do cat "$1" > /dev/null || exit 7; done', 'sh', path.join(m.mnt, 'f')], { stdio: 'ignore' });
+    t.teardown(() => {
+      if (reader.exitCode === null && reader.signalCode === null) reader.kill('SIGKILL');
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    t.equal(reader.exitCode, null, 'a reader is running');
+    const died = new Promise((r) => m.server.once('exit', r));
+    process.kill(m.server.pid!, 'SIGKILL');
+    await died;
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), 20_000);
+      reader.once('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    t.equal(code, 7, 'the reader got an error instead of hanging');
+    for (let i = 0; i < 100 && fuseMountsUnder(path.dirname(m.mnt)).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    t.same(fuseMountsUnder(path.dirname(m.mnt)), [], 'the mount is gone');
+  });
+}
