@@ -10,7 +10,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from './errors';
-import { REQUEST_TIMEOUT_MAX } from '../protocol/init';
 
 /** What went wrong with one value; the resolver prefixes where it came from. */
 export class ValueError extends Error {}
@@ -181,10 +180,6 @@ export interface FuseMountOptions {
   allowRoot?: boolean;
   /** allow_idmap: idmapped mounts of this mount may be made (FUSE_ALLOW_IDMAP; needs default_permissions). */
   allowIdmap?: boolean;
-  /** request_timeout=S: seconds before the kernel aborts an unanswered request (FUSE_REQUEST_TIMEOUT). */
-  requestTimeout?: number;
-  /** io_uring or io_uring=require: take requests through io_uring rings (FUSE_OVER_IO_URING). */
-  ioUring?: IoUringOption;
 }
 
 /** mount(8) splits its -o list on commas and '=', /proc/mounts on whitespace (kernel/mount.ts checks the same). */
@@ -192,7 +187,7 @@ export const MOUNT_NAME = /^[^\s,=\\]+$/;
 
 export const MOUNT_OPTION_NAMES = [
   'allow_other', 'allow_root', 'default_permissions', 'ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec',
-  'noatime', 'relatime', 'strictatime', 'fsname=NAME', 'subtype=NAME', 'max_read=BYTES', 'auto_unmount', 'allow_idmap', 'request_timeout=S', 'io_uring[=require]', 'x-* (ignored)',
+  'noatime', 'relatime', 'strictatime', 'fsname=NAME', 'subtype=NAME', 'max_read=BYTES', 'auto_unmount', 'allow_idmap', 'x-* (ignored)',
 ];
 
 /** Flags without a value: what each sets. */
@@ -241,13 +236,6 @@ export function parseMountOptions(value: unknown): FuseMountOptions {
       } else if (name === 'fsname' || name === 'subtype') {
         if (!arg || !MOUNT_NAME.test(arg)) throw new ValueError(`mount option ${name}= needs a name without spaces, commas, '=' or '\\'`);
         out[name] = arg;
-      } else if (name === 'request_timeout') {
-        const n = arg === undefined || !/^\d+$/.test(arg) ? NaN : Number(arg);
-        if (!(n <= REQUEST_TIMEOUT_MAX)) throw new ValueError(`mount option request_timeout= needs whole seconds from 0 to ${REQUEST_TIMEOUT_MAX}`);
-        out.requestTimeout = n;
-      } else if (name === 'io_uring') {
-        if (arg !== undefined && arg !== 'require') throw new ValueError('mount option io_uring takes no value, or =require');
-        out.ioUring = arg === 'require' ? 'require' : 'on';
       } else if (name === 'max_read') {
         const n = arg === undefined || !/^\d+$/.test(arg) ? NaN : Number(arg);
         if (!(n > 0 && n <= 0xffffffff)) throw new ValueError(`mount option max_read= needs a positive number of bytes`);

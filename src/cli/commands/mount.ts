@@ -243,8 +243,8 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
     const handle = await mountOrExplain(filesystem, handed ? args.positionals.mnt : mnt, {
       ...options.options,
       threads: options.threads,
-      requestTimeout: options.requestTimeout > 0 ? options.requestTimeout : options.options.requestTimeout,
-      ioUring: ioUringOf(options.ioUring !== 'off' ? options.ioUring : options.options.ioUring),
+      requestTimeout: options.requestTimeout,
+      ioUring: ioUringOf(options.ioUring),
       // Free per request (measured: the same kernel connection either way); one idle shell per mount.
       autoUnmount: options.autoUnmount ?? options.options.autoUnmount ?? true,
       // SRC names the mount in /proc/mounts, unless its path is not a valid name.
@@ -254,7 +254,7 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
       log: (line) => log.error(line),
       debug: options.debug ? (line) => log.info(line) : undefined,
     });
-    const rings = ioUringOf(options.ioUring !== 'off' ? options.ioUring : options.options.ioUring) === false ? '' : ioUringState((await handle.stats()).ioUring);
+    const rings = options.ioUring === 'off' ? '' : ioUringState((await handle.stats()).ioUring);
     const ready = `tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${passthroughState(options.passthrough, handle)}${options.threads > 1 ? `, ${options.threads} threads` : ''}${rings})`;
     return await serveUntilStopped(handle, options.statsFile, log, () => {
       log.info(ready);
@@ -265,7 +265,7 @@ async function runMount(args: MountArgs, pipe: ReadinessPipe | undefined): Promi
   }
 }
 
-function ioUringOf(mode: IoUringOption | undefined): MountOptions['ioUring'] {
+function ioUringOf(mode: IoUringOption): MountOptions['ioUring'] {
   return mode === 'require' ? 'require' : mode === 'on';
 }
 
