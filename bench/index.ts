@@ -79,6 +79,11 @@ export interface BenchOptions extends Profile {
   attrTimeout?: number;
   /** Threads serving each tsfuse mount (default 1, the CLI's). */
   threads?: number;
+  /**
+   * FUSE over io_uring for every server of the run (default 'off'): the tsfuse servers get
+   * --io-uring, passthrough_hp gets -o io_uring. Needs the fuse module's enable_uring on.
+   */
+  ioUring?: 'off' | 'on' | 'require';
 }
 
 /** passthrough_hp's entry and attr timeout: 86400 s, or 0 with --nocache; it offers no other. */
@@ -88,13 +93,19 @@ export const HP_TIMEOUT = 86400;
  * `tsfuse mount` flags every tsfuse server of the run gets (server.ts takes the same
  * spelling): one place to pass a server option through.
  */
-export function serverArgs(o: Pick<BenchOptions, 'entryTimeout' | 'attrTimeout' | 'threads'>): string[] {
-  return [`--entry-timeout=${o.entryTimeout ?? 1}`, `--attr-timeout=${o.attrTimeout ?? 1}`, `--threads=${o.threads ?? 1}`];
+export function serverArgs(o: Pick<BenchOptions, 'entryTimeout' | 'attrTimeout' | 'threads' | 'ioUring'>): string[] {
+  return [
+    `--entry-timeout=${o.entryTimeout ?? 1}`, `--attr-timeout=${o.attrTimeout ?? 1}`, `--threads=${o.threads ?? 1}`,
+    ...((o.ioUring ?? 'off') !== 'off' ? [`--io-uring=${o.ioUring}`] : []),
+  ];
 }
 
 /** passthrough_hp's own options: --nocache when the tsfuse servers run with timeouts 0, its only other setting. */
-export function passthroughHpArgs(o: Pick<BenchOptions, 'entryTimeout' | 'attrTimeout'>): { args: string[]; timeout: number } {
-  return (o.entryTimeout ?? 1) === 0 && (o.attrTimeout ?? 1) === 0 ? { args: ['--nocache'], timeout: 0 } : { args: [], timeout: HP_TIMEOUT };
+export function passthroughHpArgs(o: Pick<BenchOptions, 'entryTimeout' | 'attrTimeout' | 'ioUring'>): { args: string[]; timeout: number } {
+  const uring = (o.ioUring ?? 'off') !== 'off' ? ['-o', 'io_uring'] : [];
+  return (o.entryTimeout ?? 1) === 0 && (o.attrTimeout ?? 1) === 0
+    ? { args: ['--nocache', ...uring], timeout: 0 }
+    : { args: uring, timeout: HP_TIMEOUT };
 }
 
 export interface BenchIo {
@@ -325,7 +336,7 @@ export async function runBench(o: BenchOptions, io: BenchIo): Promise<number> {
         scale: o.scale,
         rounds: o.rounds,
         dropCaches: cannotDrop === undefined ? 'yes' : cannotDrop,
-        ...(o.configs.some((c) => c !== 'native') ? { entryTimeout: o.entryTimeout ?? 1, attrTimeout: o.attrTimeout ?? 1, threads: o.threads ?? 1 } : {}),
+        ...(o.configs.some((c) => c !== 'native') ? { entryTimeout: o.entryTimeout ?? 1, attrTimeout: o.attrTimeout ?? 1, threads: o.threads ?? 1, ioUring: o.ioUring ?? 'off' } : {}),
         ...(client !== undefined ? { client: client.describe } : {}),
         fio: fioVersion(fio),
         ...cpuidleOf(),

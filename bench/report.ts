@@ -27,6 +27,8 @@ export interface Environment {
   attrTimeout?: number;
   /** Threads serving each tsfuse mount (reports before it have none: 1). */
   threads?: number;
+  /** FUSE over io_uring for the servers: off, on, require. */
+  ioUring?: string;
   /** The client processes of the concurrent workloads, when they ran. */
   client?: string;
   /** fio's version, or null when it is not installed or not selected. */
@@ -245,7 +247,7 @@ function header(r: Report): string[] {
     `${e.dir} on ${e.fstype} (${e.source}); kernel ${e.kernel}, Node ${e.node}, ${e.cpus} CPUs, ${e.memoryGiB} GiB`,
     `scale ${e.scale}, ${e.rounds} rounds in alternation, medians; ratios are medians of per-round ratios`,
     `cold reads: ${e.dropCaches === 'yes' ? 'after sync and echo 3 > /proc/sys/vm/drop_caches' : `left out (${e.dropCaches})`}`,
-    ...(e.entryTimeout !== undefined ? [`tsfuse servers: entry timeout ${e.entryTimeout} s, attr timeout ${e.attrTimeout} s, negative 0, ${e.threads ?? 1} thread(s)`] : []),
+    ...(e.entryTimeout !== undefined ? [`tsfuse servers: entry timeout ${e.entryTimeout} s, attr timeout ${e.attrTimeout} s, negative 0, ${e.threads ?? 1} thread(s), io_uring ${e.ioUring ?? 'off'}`] : []),
     ...(e.client !== undefined ? [`concurrent clients: ${e.client}`] : []),
     e.fio
       ? `fio: ${e.fio}`

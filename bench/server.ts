@@ -7,6 +7,7 @@
  *
  *   node dist/bench/server.js mount SRC MNT [--passthrough=off|rw|require] [--stats-file=FILE]
  *                                           [--entry-timeout=S] [--attr-timeout=S] [--threads=N]
+ *                                           [--io-uring=off|on|require]
  *
  * Flags are spelled as `tsfuse mount` spells them, always as --name=value: a
  * flag the bench passes through (index.ts, serverArgs) then means the same to
@@ -29,6 +30,10 @@ const FLAGS = {
   'stats-file': (v: string): string => v,
   'entry-timeout': seconds,
   'attr-timeout': seconds,
+  'io-uring': (v: string): 'off' | 'on' | 'require' => {
+    if (v !== 'off' && v !== 'on' && v !== 'require') throw new Error(`expected off|on|require, got '${v}'`);
+    return v;
+  },
   threads: (v: string): number => {
     const n = Number(v);
     if (!/^\d+$/.test(v) || n < 1 || n > 256) throw new Error(`expected a whole number from 1 to 256, got '${v}'`);
@@ -74,13 +79,14 @@ async function main(argv: readonly string[]): Promise<void> {
     subtype: 'tsfuse',
     requirePassthrough: passthrough === 'require',
     threads,
+    ioUring: flags['io-uring'] === 'require' ? 'require' : flags['io-uring'] === 'on',
   };
   const handle = await mount(filesystem, mnt, options);
   if (passthrough === 'require' && handle.session.negotiated?.passthrough !== true) {
     await handle.unmount({ lazy: true }).catch(() => undefined);
     throw new Error('--passthrough=require: FUSE passthrough was not negotiated at INIT (see `tsfuse probe`)');
   }
-  process.stdout.write(`tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${passthrough === 'off' ? '' : `, passthrough ${passthrough}`}${threads > 1 ? `, ${threads} threads` : ''})\n`);
+  process.stdout.write(`tsfuse: ${src} mounted on ${mnt} (pid ${process.pid}${passthrough === 'off' ? '' : `, passthrough ${passthrough}`}${threads > 1 ? `, ${threads} threads` : ''}${(await handle.stats()).ioUring?.active ? ', io_uring' : ''})\n`);
 
   let stopping = false;
   const stop = (): void => {
@@ -101,6 +107,7 @@ async function main(argv: readonly string[]): Promise<void> {
     if (b.registered) counters['backing ids registered'] = b.registered;
     if (b.failed) counters['backing ids refused'] = b.failed;
     if (b.live) counters['backing ids still registered at exit'] = b.live;
+    if (stats.ioUring?.requests) counters['requests through io_uring'] = stats.ioUring.requests;
     fs.writeFileSync(statsFile, JSON.stringify({ requests, counters }, null, 2) + '\n');
   }
 }

@@ -53,8 +53,8 @@ const attempt = (errno: string | null, maxStackDepth = 1): BackingAttempt => ({
   closeErrno: null,
 });
 
-function live(offer: InitOffer, backing: BackingAttempt[], backingDir: LiveReport['backingDir'] = null): LiveReport {
-  return { mounted: true, mountError: null, offer, backing, backingDir, error: null };
+function live(offer: InitOffer, backing: BackingAttempt[], backingDir: LiveReport['backingDir'] = null, ring: LiveReport['ring'] = null): LiveReport {
+  return { mounted: true, mountError: null, offer, backing, backingDir, ring, error: null };
 }
 
 /** Facts of a root process on `release`, whose live check produced `report`. */
@@ -151,8 +151,18 @@ t.test('6.18 offer decoded by name, both words', async (t) => {
 
 t.test('io_uring offered when the kernel sets FUSE_OVER_IO_URING', async (t) => {
   const offer = { ...OFFER_6_18, flags2: OFFER_6_18.flags2 | (1 << 9) };
-  const p = interpretProbe(facts('6.18.44', live(offer, [attempt(null)]), { enableUring: { value: true, how: 'test' } }));
-  t.same(p.ioUring, { offered: true, enableUring: true, configured: 'y' });
+  const ring = { errno: null, step: 'FUSE_IO_URING_CMD_REGISTER' };
+  const p = interpretProbe(facts('6.18.44', live(offer, [attempt(null)], null, ring), { enableUring: { value: true, how: 'test' } }));
+  t.same(p.ioUring, { offered: true, enableUring: true, configured: 'y', usable: true, errno: null });
+  t.match(p.how.ioUring, /REGISTER of one ring entry per queue accepted/);
+});
+
+t.test('io_uring offered but its ring entries refused: not usable, and why', async (t) => {
+  const offer = { ...OFFER_6_18, flags2: OFFER_6_18.flags2 | (1 << 9) };
+  const ring = { errno: 'EPERM', step: 'io_uring_setup' };
+  const p = interpretProbe(facts('6.18.44', live(offer, [attempt(null)], null, ring), { enableUring: { value: true, how: 'test' } }));
+  t.same(p.ioUring, { offered: true, enableUring: true, configured: 'y', usable: false, errno: 'EPERM' });
+  t.match(p.how.ioUring, /io_uring_setup of one ring entry per queue failed: EPERM/);
 });
 
 t.test('EPERM from a user namespace: no CAP_SYS_ADMIN in the initial one', async (t) => {

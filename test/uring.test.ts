@@ -1,5 +1,5 @@
 // FUSE over io_uring (src/kernel/uring.ts) on real mounts: the fallback when the kernel does not
-// offer it, 'require', the loopback behaviour suite with requests taken from the rings (one
+// offer it, 'require', the live probe, the loopback behaviour suite with requests taken from the rings (one
 // thread and two, passthrough off and on), INTERRUPT of a slow handler, and a SIGKILLed server.
 //
 // One file, so that switching the fuse module's enable_uring never races another test file's
@@ -11,7 +11,9 @@ import t from 'tap';
 import { FuseError } from '../src/fs/errors';
 import { mount } from '../src/fs/mount';
 import { Loopback } from '../src/fs/loopback';
+import { probeKernel } from '../src/kernel/probe';
 import { behaviourSuite, mountLoopback, tempDir } from './fixtures/loopback/harness';
+import { differentialOnMount } from './fixtures/loopback/differential-run';
 import { sampleFs } from './helpers/memfs';
 import { fuseMountsUnder, mountHere, run } from './helpers/mounted';
 
@@ -52,6 +54,15 @@ if (process.getuid?.() !== 0) {
     t.same(fuseMountsUnder(base), [], 'nothing left mounted');
   });
 
+  t.test('tsfuse probe: io_uring usable with enable_uring on, not offered with it off', async (t) => {
+    setUring(false);
+    const off = await probeKernel({ tmpDir: tempDir(t, 'tsfuse-uring-probe-') });
+    t.match(off.ioUring, { offered: false, enableUring: false, usable: null, errno: null });
+    setUring(true);
+    const on = await probeKernel({ tmpDir: tempDir(t, 'tsfuse-uring-probe-') });
+    t.match(on.ioUring, { offered: true, enableUring: true, usable: true, errno: null }, on.how.ioUring);
+  });
+
   t.test('the behaviour suite over io_uring, one thread, passthrough off', async (t) => {
     setUring(true);
     const m = await behaviourSuite(t, { passthrough: 'off' }, 1, { ioUring: 'require' });
@@ -70,6 +81,38 @@ if (process.getuid?.() !== 0) {
     t.ok((stats.ioUring?.requests ?? 0) > 100, `requests came through the rings (${stats.ioUring?.requests})`);
     t.ok(stats.backing.registered > 0, 'opens were passed through');
     t.equal(stats.backing.live, 0, 'no backing id left');
+  });
+
+  t.test('the differential run over io_uring: one thread passthrough off, two threads passthrough on', async (t) => {
+    setUring(true);
+    await t.test('one thread, passthrough off', (t) => differentialOnMount(t, 'off', { mount: { ioUring: 'require' } }));
+    await t.test('two threads, passthrough rw', (t) => differentialOnMount(t, 'rw', { threads: 2, mount: { ioUring: 'require' } }));
+  });
+
+  t.test('unmounted while requests are in flight over io_uring: the server ends, nothing is left', async (t) => {
+    setUring(true);
+    const m = await mountLoopback(t, { passthrough: 'off' }, { mount: { ioUring: 'require' } });
+    fs.writeFileSync(path.join(m.src, 'f'), 'y'.repeat(100000));
+    const readers = [0, 1, 2].map(() => spawn('sh', ['-c', 'while cat "$1" > /dev/null; do :; done; exit 7', 'sh', path.join(m.mnt, 'f')], { stdio: 'ignore' }));
+    t.teardown(() => readers.forEach((r) => r.exitCode === null && r.signalCode === null && r.kill('SIGKILL')));
+    await new Promise((r) => setTimeout(r, 300));
+    t.ok(readers.every((r) => r.exitCode === null), 'readers running');
+    const exited = new Promise<number | null>((resolve) => m.server.once('exit', (c) => resolve(c)));
+    // Lazily: the readers hold the mount busy. The server ends when the last of them lets go.
+    t.equal((await run('umount', ['-l', m.mnt])).code, 0, 'umount -l');
+    const codes = await Promise.all(readers.map((r) => new Promise<number | null>((resolve) => {
+      if (r.exitCode !== null) return resolve(r.exitCode);
+      const timer = setTimeout(() => resolve(null), 20_000);
+      r.once('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    })));
+    t.same(codes, [7, 7, 7], 'every reader ended (the name is gone from the detached mount)');
+    m.server.stdin?.end();
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 20_000))]);
+    t.equal(code, 0, 'told to stop, the server exited cleanly: no ring kept it alive');
+    t.same(fuseMountsUnder(path.dirname(m.mnt)), [], 'nothing left mounted');
   });
 
   t.test('an interrupted request over io_uring: the handler sees its signal abort, the caller goes', async (t) => {

@@ -1,6 +1,7 @@
 // The live part of the probe: mount a throw-away FUSE filesystem, read the kernel's INIT offer,
 // answer it asking for passthrough, and try FUSE_DEV_IOC_BACKING_OPEN/CLOSE on a temporary file
-// (and on a file of the backing directory, to learn its stack depth). Everything here is
+// (and on a file of the backing directory, to learn its stack depth); where INIT offers FUSE over
+// io_uring, ask for it and register one ring entry per queue. Everything here is
 // synchronous, ~12 ms per connection: a signal that arrives meanwhile is handled after the
 // cleanup, never in the middle of it (withSignalsDeferred in probe.ts).
 //
@@ -19,6 +20,7 @@ import { ioctl, openDevice } from './device';
 import { mountArgs } from './mount';
 import { codeOf } from './probe-host';
 import { sys } from './sys-lazy';
+import { possibleCpus } from './uring';
 
 /**
  * The kernel's INIT request, as offered: the codec's InitOffer without the reply's unique
@@ -55,6 +57,12 @@ export interface LiveReport {
   /** Attempts on a temporary file in the probe's own directory, depth 1 then 2 on ELOOP. */
   backing: BackingAttempt[];
   backingDir: BackingDirReport | null;
+  /**
+   * FUSE over io_uring: null when INIT did not offer it (or no mount was made); else the errno
+   * name with which the kernel refused the ring entries (or io_uring_setup failed), or null when
+   * it took them.
+   */
+  ring: { errno: string | null; step: string } | null;
   /** A failure that kept the live check from finishing (not a verdict), else null. */
   error: string | null;
 }
@@ -76,7 +84,7 @@ export const KERNEL_MAX_STACK_DEPTH = FILESYSTEM_MAX_STACK_DEPTH;
 const MOUNT_TIMEOUT_MS = 5000;
 
 export function liveProbe(options: LiveOptions): LiveReport {
-  const report: LiveReport = { mounted: false, mountError: null, offer: null, backing: [], backingDir: null, error: null };
+  const report: LiveReport = { mounted: false, mountError: null, offer: null, backing: [], backingDir: null, ring: null, error: null };
   const targets: { fd: number; attempts: BackingAttempt[] }[] = [];
   try {
     // Opened before the mount hides the directory; anonymous, so nothing is left to remove.
@@ -109,6 +117,7 @@ export function liveProbe(options: LiveOptions): LiveReport {
         report.offer ??= conn.offer;
         if (maxStackDepth === 1) options.onMounted?.(options.mountpoint);
         for (const t of pending) t.attempts.push(tryBacking(conn.fd!, t.fd, maxStackDepth));
+        if (maxStackDepth === 1 && conn.maxPages !== null) report.ring = tryRing(conn.fd!, conn.maxPages);
       } finally {
         disconnect(conn, options.mountpoint);
       }
@@ -126,13 +135,15 @@ interface Connection {
   mounted: boolean;
   /** Set once INIT was read and answered. */
   offer: InitOffer | null;
+  /** max_pages INIT settled, when FUSE over io_uring was offered and asked for; else null. */
+  maxPages: number | null;
   mountError: string | null;
   initError: string | null;
 }
 
 /** Opens /dev/fuse, mounts it on `mountpoint`, reads INIT and answers it. Never throws. */
 function connect(mountpoint: string, maxStackDepth: number): Connection {
-  const conn: Connection = { fd: null, mounted: false, offer: null, mountError: null, initError: null };
+  const conn: Connection = { fd: null, mounted: false, offer: null, maxPages: null, mountError: null, initError: null };
   try {
     conn.fd = openDevice();
   } catch (err) {
@@ -152,15 +163,20 @@ function connect(mountpoint: string, maxStackDepth: number): Connection {
   }
   conn.mounted = true;
   try {
-    conn.offer = answerInit(conn.fd, maxStackDepth);
+    const init = answerInit(conn.fd, maxStackDepth);
+    conn.offer = init.offer;
+    conn.maxPages = init.uringMaxPages;
   } catch (err) {
     conn.initError = err instanceof Error ? err.message : String(err);
   }
   return conn;
 }
 
-/** Reads the kernel's INIT and replies asking for passthrough; returns the offer. */
-function answerInit(fd: number, maxStackDepth: number): InitOffer {
+/**
+ * Reads the kernel's INIT and replies asking for passthrough, and for FUSE over io_uring when
+ * offered; returns the offer, and max_pages when io_uring was granted.
+ */
+function answerInit(fd: number, maxStackDepth: number): { offer: InitOffer; uringMaxPages: number | null } {
   const buf = Buffer.alloc(READ_BUFFER_SIZE);
   // A kernel with a newer major takes our major and sends INIT again (the header's version rule).
   for (let round = 0; round < 2; round++) {
@@ -169,9 +185,13 @@ function answerInit(fd: number, maxStackDepth: number): InitOffer {
     if ('kind' in req || req.opcode !== Opcode.INIT) {
       throw new Error(`expected INIT as the first request, got ${'kind' in req ? req.message : `opcode ${req.opcode}`}`);
     }
-    const init = negotiateInit(req, { passthrough: true, maxStackDepth, maxWrite: PROBE_MAX_WRITE });
+    const init = negotiateInit(req, { passthrough: true, maxStackDepth, maxWrite: PROBE_MAX_WRITE, flags: ['FUSE_OVER_IO_URING'] });
     fs.writeSync(fd, init.reply);
-    if (init.status === 'ok') return { major: req.major, minor: req.minor, maxReadahead: req.maxReadahead, flags: req.flags, flags2: req.flags2 };
+    if (init.status === 'ok') {
+      const offer = { major: req.major, minor: req.minor, maxReadahead: req.maxReadahead, flags: req.flags, flags2: req.flags2 };
+      const n = init.negotiated;
+      return { offer, uringMaxPages: n !== null && n.flags.includes('FUSE_OVER_IO_URING') ? n.maxPages : null };
+    }
     if (init.status === 'error') throw new Error(`INIT refused: ${init.warnings.join('; ')}`);
   }
   throw new Error('the kernel sent INIT a third time');
@@ -191,6 +211,44 @@ function tryBacking(deviceFd: number, fileFd: number, maxStackDepth: number): Ba
     return { maxStackDepth, id, errno: null, closeErrno: codeOf(err) };
   }
 }
+
+/**
+ * Sets up an io_uring and registers one ring entry on every queue of the connection, as the
+ * io_uring transport does (src/kernel/uring.ts); a refusal comes back at once as a completion.
+ * The ring is closed before the connection (its pending commands hold the device open).
+ */
+function tryRing(deviceFd: number, maxPages: number): { errno: string | null; step: string } {
+  const { uringSetup, uringRegister, uringReap, uringClose } = sys();
+  const queues = possibleCpus();
+  let ring: ReturnType<typeof uringSetup>[0];
+  let eventFd: number;
+  try {
+    [ring, eventFd] = uringSetup(Math.max(8, queues), queues);
+  } catch (err) {
+    return { errno: codeOf(err), step: 'io_uring_setup' };
+  }
+  try {
+    const payloadSize = Math.max(8192, PROBE_MAX_WRITE, maxPages * 4096);
+    for (let q = 0; q < queues; q++) {
+      const entry = Buffer.alloc(288 + payloadSize);
+      ringBuffers.push(entry);
+      uringRegister(ring, deviceFd, q, q, entry.subarray(0, 288), entry.subarray(288));
+    }
+    const out = new Float64Array(2 * queues);
+    const n = uringReap(ring, out);
+    for (let i = 0; i < n; i++) if (out[2 * i + 1] < 0) return { errno: codeOf({ errno: -out[2 * i + 1] }), step: 'FUSE_IO_URING_CMD_REGISTER' };
+    return { errno: null, step: 'FUSE_IO_URING_CMD_REGISTER' };
+  } catch (err) {
+    return { errno: codeOf(err), step: 'FUSE_IO_URING_CMD_REGISTER' };
+  } finally {
+    uringClose(ring);
+    fs.closeSync(eventFd);
+  }
+}
+
+// The kernel may still copy a request into a registered entry while it cancels its command:
+// the probe's ring buffers live as long as the process.
+const ringBuffers: Buffer[] = [];
 
 /**
  * Closes the device first: that aborts the connection, so nothing umount(8) does can wait on a

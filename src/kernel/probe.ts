@@ -92,7 +92,11 @@ export interface ProbeResult {
   flagWords: { flags: string; flags2: string } | null;
   maxReadahead: number | null;
   passthrough: PassthroughReport;
-  ioUring: { offered: boolean; enableUring: boolean; configured: ConfigValue };
+  /**
+   * FUSE over io_uring: offered in INIT; usable: the kernel took a ring entry on every queue of a
+   * throw-away mount (null: not offered, or no mount could be made); errno: why not.
+   */
+  ioUring: { offered: boolean; enableUring: boolean; configured: ConfigValue; usable: boolean | null; errno: string | null };
   stackDepth: { kernelMax: number; backing: BackingDirDepth | null };
   config: KernelConfig;
   /** How each fact was found, keyed like the fields above. */
@@ -296,7 +300,9 @@ export function interpretProbe(facts: ProbeFacts): ProbeResult {
   how.protocol = offer ? `major.minor of ${source}` : noOffer;
   how.flags = offer ? 'flags and flags2 of the same INIT request' : noOffer;
   how.maxReadahead = offer ? 'max_readahead of the same INIT request' : noOffer;
-  how.ioUring = `${offer ? 'FUSE_OVER_IO_URING in the INIT offer' : noOffer}; ${facts.enableUring.how}`;
+  const ring = live?.mounted ? live.ring : null;
+  how.ioUring = `${offer ? 'FUSE_OVER_IO_URING in the INIT offer' : noOffer}; ${facts.enableUring.how}` +
+    (ring === null ? '' : `; ${ring.step} of one ring entry per queue ${ring.errno === null ? 'accepted' : `failed: ${ring.errno}`}`);
 
   const passthrough = decidePassthrough(facts, offer);
   how.passthrough = passthrough.how;
@@ -325,6 +331,8 @@ export function interpretProbe(facts: ProbeFacts): ProbeResult {
       offered: offer !== null && hasInitFlag(offer, 'FUSE_OVER_IO_URING'),
       enableUring: facts.enableUring.value === true,
       configured: facts.config.value.FUSE_IO_URING,
+      usable: ring === null ? null : ring.errno === null,
+      errno: ring?.errno ?? null,
     },
     stackDepth: { kernelMax: KERNEL_MAX_STACK_DEPTH, backing },
     config: facts.config.value,

@@ -3,7 +3,7 @@
 import { defineCommand, type RunArgs } from '../command';
 import { CliError } from '../errors';
 import { MAX_THREADS } from '../../fs/threads';
-import { option, parseBoolean, parsePath, parseSeconds, parseThreads, ValueError } from '../options';
+import { option, parseBoolean, parseIoUring, parsePath, parseSeconds, parseThreads, ValueError } from '../options';
 import {
   BenchError,
   CLIENT_KINDS,
@@ -140,6 +140,16 @@ export const benchOptions = {
     default: 1,
     parse: (value: unknown) => parseThreads(value, MAX_THREADS),
   }),
+  ioUring: option({
+    describe:
+      'FUSE over io_uring for every server (as tsfuse mount --io-uring; passthrough_hp gets -o io_uring): off|on|require. ' +
+      'Needs the fuse module\'s enable_uring on (as root: echo Y > /sys/module/fuse/parameters/enable_uring). Alone: on',
+    cli: 'string',
+    placeholder: 'MODE',
+    bareValue: 'on',
+    default: 'off',
+    parse: parseIoUring,
+  }),
   configs: option({
     describe: `Configurations, comma-separated: ${CONFIGS.join(',')}`,
     cli: 'string',
@@ -237,6 +247,7 @@ export const benchCommand = defineCommand({
           entryTimeout: o.entryTimeout,
           attrTimeout: o.attrTimeout,
           threads: o.threads,
+          ioUring: o.ioUring,
           command: ['tsfuse', ...args.args].join(' '),
         },
         {

@@ -80,7 +80,7 @@ export function formatProbe(p: ProbeResult): string {
   rows.push(['passthrough', ptValue, how('passthrough')]);
   rows.push([
     'io_uring',
-    `${p.ioUring.offered ? 'offered' : 'not offered'}, enable_uring=${p.ioUring.enableUring ? 'Y' : 'N'}`,
+    `${p.ioUring.usable === true ? 'usable (--io-uring)' : p.ioUring.usable === false ? `refused: ${p.ioUring.errno}` : p.ioUring.offered ? 'offered' : 'not offered'}, enable_uring=${p.ioUring.enableUring ? 'Y' : 'N'}`,
     how('ioUring'),
   ]);
   const b = p.stackDepth.backing;
