@@ -174,6 +174,9 @@ class RingEntry implements ReplyChannel {
  */
 export class UringTransport implements Transport {
   private sink: TransportSink | null = null;
+  // The addon, once the rings are set up: sys() is a require() per call, which measured 2-4 µs
+  // per request (server CPU per STATX 20 µs -> 15 µs).
+  private sys: ReturnType<typeof sys> | null = null;
   private ring: UringRing | null = null;
   private socket: net.Socket | null = null;
   private entries: RingEntry[] = [];
@@ -224,7 +227,8 @@ export class UringTransport implements Transport {
     if (queues.length === 0) return;
     const depth = this.options.depth ?? DEFAULT_RING_DEPTH;
     const payloadSize = Math.max(FUSE_MIN_READ_BUFFER, negotiated.maxWrite, negotiated.maxPages * PAGE_SIZE);
-    const { uringSetup, uringRegister, uringSubmit } = sys();
+    this.sys = sys();
+    const { uringSetup, uringRegister, uringSubmit } = this.sys;
     let ring: UringRing;
     let eventFd: number;
     try {
@@ -289,7 +293,7 @@ export class UringTransport implements Transport {
   private drain(): void {
     const ring = this.ring;
     if (ring === null || this.draining) return;
-    const { uringReap } = sys();
+    const { uringReap } = this.sys!;
     const out = this.cqes;
     this.draining = true;
     try {
@@ -364,7 +368,7 @@ export class UringTransport implements Transport {
     if (ring === null || entry.dead) throw errnoError('ENODEV', 'the io_uring rings are closed');
     // Inside drain() the commits of one batch go in one io_uring_enter; a reply made later (an
     // async handler) is submitted at once.
-    sys().uringCommit(ring, this.fd, entry.qid, entry.slot, entry.unique, !this.draining);
+    this.sys!.uringCommit(ring, this.fd, entry.qid, entry.slot, entry.unique, !this.draining);
     if (this.draining) this.pendingSubmit = true;
   }
 
@@ -393,7 +397,7 @@ export class UringTransport implements Transport {
     this.active = false;
     this.socket?.destroy(); // closes the eventfd
     this.socket = null;
-    sys().uringClose(ring); // the kernel cancels the entries' pending commands
+    this.sys!.uringClose(ring); // the kernel cancels the entries' pending commands
     // While the connection lives the kernel may still be copying a request into an entry whose
     // command it is cancelling: the buffers must outlive the ring, so they are kept for the life
     // of the process. After the connection ended nothing writes to them.
