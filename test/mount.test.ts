@@ -4,12 +4,12 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import { FuseError } from '../src/fs/errors';
 import { mount } from '../src/fs/mount';
 import { MountError } from '../src/kernel/errors';
 import { sampleFs, MemFs } from './helpers/memfs';
 import { fuseMountsUnder, mountHere, mountInChild, run, tempMountpoint, watchdog } from './helpers/mounted';
+import { interruptHangingLookup } from './helpers/interrupted';
 
 t.test('contents, attributes and a symlink, through cat, stat, ls -l, dd and fs', async (t) => {
   const m = await mountHere(t, sampleFs());
@@ -100,26 +100,7 @@ t.test('an async handler taking 200 ms does not hold up other requests', async (
 });
 
 t.test('an interrupted request: the handler sees its signal abort, the caller goes', async (t) => {
-  const mem = sampleFs();
-  let aborted = false;
-  mem.onLookup.set('hang', (ctx) => new Promise<void>((_, reject) => {
-    ctx.signal.addEventListener('abort', () => {
-      aborted = true;
-      reject(new FuseError('EINTR'));
-    });
-  }));
-  const m = await mountHere(t, mem);
-  const child = spawn('stat', [path.join(m.mountpoint, 'hang')], { stdio: 'ignore' });
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
-  while (!mem.lookups.includes('hang')) await new Promise((r) => setTimeout(r, 5));
-  child.kill('SIGINT');
-  t.equal(await exited, 'SIGINT', 'the caller was killed by its signal');
-  t.ok(aborted, "the handler's AbortSignal fired");
-  t.equal(m.session.stats().requests.INTERRUPT, 1);
-  t.equal(m.session.stats().inFlight, 0, 'the interrupted request was answered');
+  await interruptHangingLookup(t);
 });
 
 t.test('unmount while a file is open: busy, then lazy; the open file is still served', async (t) => {

@@ -8,13 +8,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import t from 'tap';
-import { FuseError } from '../src/fs/errors';
 import { mount } from '../src/fs/mount';
 import { Loopback } from '../src/fs/loopback';
 import { probeKernel } from '../src/kernel/probe';
 import { behaviourSuite, mountLoopback, tempDir } from './fixtures/loopback/harness';
 import { differentialOnMount } from './fixtures/loopback/differential-run';
-import { sampleFs } from './helpers/memfs';
+import { interruptHangingLookup } from './helpers/interrupted';
 import { fuseMountsUnder, mountHere, run } from './helpers/mounted';
 
 const ENABLE_URING = '/sys/module/fuse/parameters/enable_uring';
@@ -117,27 +116,7 @@ if (process.getuid?.() !== 0) {
 
   t.test('an interrupted request over io_uring: the handler sees its signal abort, the caller goes', async (t) => {
     setUring(true);
-    const mem = sampleFs();
-    let aborted = false;
-    mem.onLookup.set('hang', (ctx) => new Promise<void>((_, reject) => {
-      ctx.signal.addEventListener('abort', () => {
-        aborted = true;
-        reject(new FuseError('EINTR'));
-      });
-    }));
-    const m = await mountHere(t, mem, { ioUring: 'require' });
-    const child = spawn('stat', [path.join(m.mountpoint, 'hang')], { stdio: 'ignore' });
-    t.teardown(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
-    const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
-    while (!mem.lookups.includes('hang')) await new Promise((r) => setTimeout(r, 5));
-    child.kill('SIGINT');
-    t.equal(await exited, 'SIGINT', 'the caller was killed by its signal');
-    t.ok(aborted, "the handler's AbortSignal fired");
-    const stats = m.session.stats();
-    t.equal(stats.requests.INTERRUPT, 1, 'the INTERRUPT came (over /dev/fuse)');
-    t.equal(stats.inFlight, 0, 'the interrupted request was answered');
+    const m = await interruptHangingLookup(t, { ioUring: 'require' });
     // The ring entry that held it serves again.
     t.equal((await run('cat', [path.join(m.mountpoint, 'hello.txt')])).stdout.trim(), 'hello, world');
     t.ok((m.session.stats().ioUring?.requests ?? 0) > 0, 'requests came through the rings');
