@@ -14,9 +14,15 @@ import { probeKernel } from '../src/kernel/probe';
 import { behaviourSuite, mountLoopback, tempDir } from './fixtures/loopback/harness';
 import { differentialOnMount } from './fixtures/loopback/differential-run';
 import { interruptHangingLookup } from './helpers/interrupted';
+import { sampleFs } from './helpers/memfs';
 import { fuseMountsUnder, mountHere, run } from './helpers/mounted';
+import { detach } from './helpers/tmp';
 
 const ENABLE_URING = '/sys/module/fuse/parameters/enable_uring';
+const MAIN = path.join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
+
+/** The built CLI, as a user runs it (tap's loaders dropped, as in cli.test.ts). */
+const tsfuse = (args: string[]): ReturnType<typeof run> => run('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, MAIN, ...args]);
 
 const setUring = (on: boolean): void => fs.writeFileSync(ENABLE_URING, on ? 'Y' : 'N');
 
@@ -51,6 +57,27 @@ if (process.getuid?.() !== 0) {
     fs.mkdirSync(mnt);
     await t.rejects(mount(new Loopback(base), mnt, { ioUring: 'require', log: () => {} }), { message: /io_uring required but unavailable.*enable_uring/ });
     t.same(fuseMountsUnder(base), [], 'nothing left mounted');
+  });
+
+  t.test('tsfuse mount --io-uring: the ready line says whether the rings serve; =require refuses without them', { skip: !fs.existsSync(MAIN) && 'run `npm run build` first' }, async (t) => {
+    const base = tempDir(t, 'tsfuse-uring-cli-');
+    const src = path.join(base, 'src');
+    const mnt = path.join(base, 'mnt');
+    fs.mkdirSync(src);
+    fs.mkdirSync(mnt);
+    t.teardown(() => detach(mnt));
+    setUring(false);
+    const refused = await tsfuse(['mount', '--io-uring=require', src, mnt]);
+    t.equal(refused.code, 1, 'refused');
+    t.match(refused.stderr, /io_uring required but unavailable.*enable_uring/, refused.stderr.trim());
+    t.same(fuseMountsUnder(base), [], 'nothing mounted');
+    setUring(true);
+    for (const args of [['--io-uring'], ['-o', 'io_uring', '--threads', '2']]) {
+      const r = await tsfuse(['mount', '--daemon', ...args, src, mnt]);
+      t.equal(r.code, 0, `${args.join(' ')}: mounted (${r.stderr.trim()})`);
+      t.match(r.stdout, /io_uring \d+ queues/, `the ready line says so: ${r.stdout.trim()}`);
+      t.equal((await tsfuse(['umount', mnt])).code, 0, 'unmounted');
+    }
   });
 
   t.test('tsfuse probe: io_uring usable with enable_uring on, not offered with it off', async (t) => {
@@ -120,6 +147,29 @@ if (process.getuid?.() !== 0) {
     // The ring entry that held it serves again.
     t.equal((await run('cat', [path.join(m.mountpoint, 'hello.txt')])).stdout.trim(), 'hello, world');
     t.ok((m.session.stats().ioUring?.requests ?? 0) > 0, 'requests came through the rings');
+  });
+
+  t.test('notifications over io_uring: store and retrieve, more retrieves than ring entries', async (t) => {
+    setUring(true);
+    const mem = sampleFs({ timeout: 3600 });
+    const m = await mountHere(t, mem, { ioUring: 'require' });
+    const inner = path.join(m.mountpoint, 'dir/inner.txt');
+    t.equal(await fs.promises.readFile(inner, 'utf8'), 'inside\n');
+    const innerId = mem.get(mem.get(1).children.get('dir')!).children.get('inner.txt')!;
+    await m.session.notifyStore(innerId, 0, Buffer.from('INSIDE\n'));
+    // The data of a RETRIEVE comes back as a NOTIFY_REPLY, which may take a ring entry: each
+    // must be given back, or after as many as there are entries no request would be served.
+    const entries = (m.session.stats().ioUring?.queues ?? 0) * 8;
+    const guard = <T>(p: Promise<T>): Promise<T | 'timed out'> => Promise.race([p, new Promise<'timed out'>((r) => setTimeout(() => r('timed out'), 10_000))]);
+    for (let i = 0; i <= entries; i++) {
+      const data = await guard(m.session.notifyRetrieve(innerId, 0, 7));
+      if (data === 'timed out' || data.toString() !== 'INSIDE\n') {
+        t.fail(`retrieve ${i}: ${String(data)}`);
+        return;
+      }
+    }
+    t.equal(m.session.stats().requests.NOTIFY_REPLY, entries + 1, `${entries + 1} retrieves answered`);
+    t.equal(await guard(fs.promises.readFile(path.join(m.mountpoint, 'hello.txt'), 'utf8')), 'hello, world\n', 'requests are still served');
   });
 
   t.test('the server SIGKILLed while serving over io_uring: auto_unmount leaves nothing behind', async (t) => {

@@ -34,7 +34,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { Opcode } from '../protocol/constants';
-import { errnoName as protocolErrnoName } from '../protocol/errors';
+import { Errno, errnoName as protocolErrnoName } from '../protocol/errors';
 import type { NegotiatedInit } from '../protocol/init';
 import { errnoError } from './errors';
 import { sys } from './sys-lazy';
@@ -136,6 +136,18 @@ class RingEntry implements ReplyChannel {
     return this.region.subarray(PAYLOAD);
   }
 
+  /** Answers the request it holds with an out header alone: `error` 0 (a no-reply request) or an errno. */
+  answer(error: number): void {
+    const region = this.region;
+    region.writeUInt32LE(OUT_HEADER_SIZE, 0);
+    region.writeInt32LE(-error, 4);
+    region.writeUInt32LE(this.unique % 0x100000000, 8);
+    region.writeUInt32LE(Math.floor(this.unique / 0x100000000), 12);
+    region.writeUInt32LE(0, PAYLOAD_SZ);
+    this.answered = true;
+    this.transport.commit(this);
+  }
+
   write(data: Buffer | readonly Buffer[]): void {
     if (this.answered) throw errnoError('ENOENT', `ring entry ${this.qid}/${this.slot} holds no request`);
     const region = this.region;
@@ -193,6 +205,8 @@ export class UringTransport implements Transport {
   active = false;
   private queueCount = 0;
   private ringRequests = 0;
+  /** Why the kernel refused a ring entry, while initialized() registers them. */
+  private refused: string | null = null;
 
   constructor(
     private readonly device: Transport,
@@ -232,8 +246,8 @@ export class UringTransport implements Transport {
     let ring: UringRing;
     let eventFd: number;
     try {
-      // Two SQEs per entry at most are queued between submissions (a commit per entry, plus the
-      // registrations at the start), rounded up to a power of two by the kernel.
+      // One SQE per entry at most is queued between submissions (its registration, later its
+      // commits); the kernel rounds the size up to a power of two.
       [ring, eventFd] = uringSetup(Math.max(8, queues.length * depth), queues.length * depth);
     } catch (err) {
       return this.fallBack(`io_uring_setup failed: ${(err as Error).message}${ioUringDisabledHint()}`);
@@ -266,8 +280,6 @@ export class UringTransport implements Transport {
     this.queueCount = queues.length;
     this.options.debug?.(`io_uring: ${queues.length} queue(s) x ${depth} entries of ${payloadSize} bytes`);
   }
-
-  private refused: string | null = null;
 
   private fallBack(why: string): void {
     if (this.mode === 'require') throw errnoError('EOPNOTSUPP', `io_uring required but unavailable: ${why}`);
@@ -322,7 +334,7 @@ export class UringTransport implements Transport {
       entry.dead = true;
       // ENOTCONN/ECANCELED: the connection or the ring is going away. Others: a refusal.
       const code = -res;
-      if (code !== 107 /* ENOTCONN */ && code !== 125 /* ECANCELED */ && code !== 103 /* ECONNABORTED */) {
+      if (code !== Errno.ENOTCONN && code !== Errno.ECANCELED && code !== Errno.ECONNABORTED) {
         this.refused ??= `${errnoName(code)} (queue ${entry.qid})`;
         if (this.active) this.log(`tsfuse: io_uring: ring entry ${entry.qid}/${entry.slot} failed: ${errnoName(code)}`);
       }
@@ -332,34 +344,23 @@ export class UringTransport implements Transport {
     const len = region.readUInt32LE(0);
     const payloadSize = region.readUInt32LE(PAYLOAD_SZ);
     const opSize = len - IN_HEADER_SIZE - payloadSize;
+    entry.unique = region.readUInt32LE(8) + region.readUInt32LE(12) * 0x100000000;
+    entry.answered = false;
     if (opSize < 0 || opSize > OP_IN_MAX || PAYLOAD + payloadSize > region.length) {
-      // Not a request this code can read: answer it EIO so that the entry goes on serving.
-      entry.unique = region.readUInt32LE(8) + region.readUInt32LE(12) * 0x100000000;
-      entry.answered = false;
+      // Not a request this code can read: answered EIO, so that the entry goes on serving.
       this.log(`tsfuse: io_uring: request of ${len} bytes with ${payloadSize} in the payload: answered EIO`);
-      const reply = Buffer.alloc(OUT_HEADER_SIZE);
-      reply.writeUInt32LE(OUT_HEADER_SIZE, 0);
-      reply.writeInt32LE(-5, 4);
-      region.copy(reply, 8, 8, 16);
-      entry.write(reply);
+      entry.answer(Errno.EIO);
       return;
     }
     const start = PAYLOAD - opSize - IN_HEADER_SIZE;
     region.copy(region, start, 0, IN_HEADER_SIZE);
     if (opSize > 0) region.copy(region, PAYLOAD - opSize, OP_IN, OP_IN + opSize);
-    entry.unique = region.readUInt32LE(8) + region.readUInt32LE(12) * 0x100000000;
-    entry.answered = false;
     const opcode = region.readUInt32LE(4);
     this.ringRequests++;
     this.sink?.request(region.subarray(start, PAYLOAD + payloadSize), len, entry);
     // NOTIFY_REPLY (the data of a RETRIEVE) gets no reply, but its entry takes no next request
     // until committed: commit an empty answer, which the kernel accepts for a no-reply request.
-    if (!entry.answered && opcode === Opcode.NOTIFY_REPLY) {
-      const reply = Buffer.alloc(OUT_HEADER_SIZE);
-      reply.writeUInt32LE(OUT_HEADER_SIZE, 0);
-      region.copy(reply, 8, start + 8, start + 16);
-      entry.write(reply);
-    }
+    if (!entry.answered && opcode === Opcode.NOTIFY_REPLY) entry.answer(0);
   }
 
   /** Called by an entry whose reply is in its buffers. */
