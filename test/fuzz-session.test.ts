@@ -49,7 +49,7 @@ t.test('the session serving a loopback: 50,000 hostile messages, each owed reply
   t.ok((r.byError.OK ?? 0) > 0, `some requests succeeded (${JSON.stringify(r.byError)})`);
   t.notOk(fs.existsSync(path.join(path.dirname(dir), 'escape')), 'nothing created next to the source directory');
   // Hostile READ offsets/sizes and READDIR sizes used to reach Node's fs and Buffer as RangeErrors
-  // (answered EIO, logged as handler bugs); the session now refuses them (src/kernel/sanity.ts).
+  // (answered EIO, logged as handler bugs); the session now refuses them (OpcodeRow.implausible, src/protocol/limits.ts).
   t.same(r.handlerBugs, {}, 'no handler failed with a non-errno error');
 });
 

@@ -12,7 +12,7 @@ import { negotiateInit } from '../protocol/init';
 import {
   encodeNotifyDelete, encodeNotifyInvalEntry, encodeNotifyInvalInode, encodeNotifyRetrieve, encodeNotifyStoreHeader,
 } from '../protocol/notify';
-import { OPCODE_TABLE, opcodeName } from '../protocol/opcodes';
+import { OPCODE_TABLE, opcodeName, opcodeRow } from '../protocol/opcodes';
 import { encodeEmptyReply, encodeErrorReply, OUT_HEADER_SIZE } from '../protocol/reply';
 import type { DecodeContext, DecodeError, ForgetOne, InitRequest, Request } from '../protocol/requests';
 import type { InHeader, OpenOut } from '../protocol/types';
@@ -20,7 +20,6 @@ import * as fs from 'node:fs';
 import { BackingRegistry, type IoctlFunction, type OpenIntent } from './backing';
 import type { SharedBackingTable } from './backing-table';
 import { errnoError } from './errors';
-import { implausible } from './sanity';
 import type { ReplyChannel, RingStats, Transport, TransportSink } from './transport';
 
 /**
@@ -208,11 +207,16 @@ const COUNTER_SLOTS = 64;
 const OTHER_SLOT = 0;
 const slotOf = (opcode: number): number => (opcode > 0 && opcode < COUNTER_SLOTS ? opcode : OTHER_SLOT);
 
-// Requests whose decoded form keeps views into the read buffer (data payloads) until answered.
+// What the session needs of each opcode's row (OpcodeRow), by counter slot: one indexed load per
+// request.
 const KEEPS_BUFFER = new Uint8Array(COUNTER_SLOTS);
-KEEPS_BUFFER[Opcode.WRITE] = 1;
-KEEPS_BUFFER[Opcode.SETXATTR] = 1;
-KEEPS_BUFFER[Opcode.IOCTL] = 1;
+const IMPLAUSIBLE: (((req: Request) => number) | undefined)[] = [];
+for (const row of OPCODE_TABLE) {
+  const slot = slotOf(row.opcode);
+  if (slot === OTHER_SLOT) continue;
+  if (row.keepsBuffer) KEEPS_BUFFER[slot] = 1;
+  IMPLAUSIBLE[slot] = row.implausible as ((req: Request) => number) | undefined;
+}
 
 export class Session {
   /** What INIT settled, once it has been answered. */
@@ -390,7 +394,7 @@ export class Session {
       this.send(ctx, slot, channel, Errno.EIO);
       return false;
     }
-    const refused = implausible(req);
+    const refused = IMPLAUSIBLE[slot]?.(req) ?? 0;
     if (refused !== 0) {
       this.send(ctx, slot, channel, refused);
       return false;
@@ -525,7 +529,7 @@ export class Session {
     // Without a unique there is no request to answer; with one, the kernel waits for an answer.
     if (e.unique === undefined) return;
     // A malformed FORGET/INTERRUPT/NOTIFY_REPLY expects no reply either.
-    if (e.opcode === Opcode.FORGET || e.opcode === Opcode.BATCH_FORGET || e.opcode === Opcode.INTERRUPT || e.opcode === Opcode.NOTIFY_REPLY) return;
+    if (opcodeRow(e.opcode ?? 0)?.reply === false) return;
     this.errors[slotOf(e.opcode ?? 0)]++;
     this.write(channel, encodeErrorReply(e.unique, Errno[e.errno]), e.unique);
   }

@@ -1,10 +1,12 @@
 // One row per opcode (go-fuse opcode.go style): name, input struct, number of NUL-terminated
 // names after it, whether and how it is answered, and the decoder that builds the typed request.
 // decodeRequest() does the size and name checks from the row and then calls row.decode; debug
-// names come from row.name. Adding an opcode means adding a row here and a body type in
-// requests.ts.
+// names come from row.name; the session takes from the row whether the request keeps its read
+// buffer and which numbers it refuses. Adding an opcode means adding a row here and a body type
+// in requests.ts (README.md lists the rest).
 import { Opcode } from './constants';
 import * as L from './layouts';
+import { checkBufferSize, checkCopyFileRange, checkFallocate, checkLseek, checkRead, checkSetattr, checkWrite } from './limits';
 import type { StructDef } from './layouts';
 import type { DecodeContext, ForgetOne, RemovemappingOne, RequestOf, KnownOpcode, ReadArgs, ReleaseArgs, FsyncArgs, LkArgs, CreateArgs, CopyFileRangeArgs } from './requests';
 import type { InHeader } from './types';
@@ -54,6 +56,16 @@ export interface OpcodeRow<O extends KnownOpcode = KnownOpcode> {
   reply: boolean;
   replyKind: ReplyKind;
   decode: Decoder<O>;
+  /**
+   * The decoded request keeps views into the buffer it was read into (a data payload) until it
+   * is answered: the transport reads the next request into another buffer meanwhile.
+   */
+  keepsBuffer?: true;
+  /**
+   * 0 when the request's numbers are ones a real kernel sends, else the positive errno to answer
+   * it with before any filesystem sees it (limits.ts); may clamp a field in place.
+   */
+  implausible?: (req: RequestOf<O>) => number;
 }
 
 // ---- shared field readers ---------------------------------------------------------------------
@@ -228,6 +240,7 @@ const ROWS = [
   }),
   row({
     opcode: Opcode.SETATTR, name: 'SETATTR', in: L.fuse_setattr_in, names: 0, reply: true, replyKind: 'attr',
+    implausible: checkSetattr,
     decode: (header, v) => {
       const b = v.buf;
       const p = v.body;
@@ -334,11 +347,14 @@ const ROWS = [
   }),
   row({
     opcode: Opcode.READ, name: 'READ', in: L.fuse_read_in, names: 0, reply: true, replyKind: 'data',
+    implausible: checkRead,
     inSize: (ctx) => (ctx.minor < 9 ? 24 : L.fuse_read_in.size),
     decode: (header, v) => readRequest(Opcode.READ, header, v),
   }),
   row({
     opcode: Opcode.WRITE, name: 'WRITE', in: L.fuse_write_in, names: 0, reply: true, replyKind: 'write',
+    keepsBuffer: true,
+    implausible: checkWrite,
     inSize: (ctx) => (ctx.minor < 9 ? 24 : L.fuse_write_in.size), // FUSE_COMPAT_WRITE_IN_SIZE
     decode: (header, v) => {
       const b = v.buf;
@@ -373,6 +389,7 @@ const ROWS = [
   }),
   row({
     opcode: Opcode.SETXATTR, name: 'SETXATTR', in: L.fuse_setxattr_in, names: 1, reply: true, replyKind: 'empty',
+    keepsBuffer: true,
     // Without FUSE_SETXATTR_EXT the kernel sends the 8-byte compat struct (size, flags).
     inSize: (ctx) => (ctx.setxattrExt ? L.fuse_setxattr_in.size : 8), // FUSE_COMPAT_SETXATTR_IN_SIZE
     decode: (header, v) => {
@@ -393,6 +410,7 @@ const ROWS = [
   }),
   row({
     opcode: Opcode.GETXATTR, name: 'GETXATTR', in: L.fuse_getxattr_in, names: 1, reply: true, replyKind: 'xattr',
+    implausible: checkBufferSize,
     decode: (header, v) => ({
       opcode: Opcode.GETXATTR,
       header,
@@ -403,6 +421,7 @@ const ROWS = [
   }),
   row({
     opcode: Opcode.LISTXATTR, name: 'LISTXATTR', in: L.fuse_getxattr_in, names: 0, reply: true, replyKind: 'xattr',
+    implausible: checkBufferSize,
     decode: (header, v) => ({ opcode: Opcode.LISTXATTR, header, size: v.buf.readUInt32LE(v.body + GX.size) }),
   }),
   row({
@@ -451,6 +470,7 @@ const ROWS = [
   }),
   row({
     opcode: Opcode.READDIR, name: 'READDIR', in: L.fuse_read_in, names: 0, reply: true, replyKind: 'dirents',
+    implausible: checkRead,
     inSize: (ctx) => (ctx.minor < 9 ? 24 : L.fuse_read_in.size),
     decode: (header, v) => readRequest(Opcode.READDIR, header, v),
   }),
@@ -502,6 +522,7 @@ const ROWS = [
   }),
   row({
     opcode: Opcode.IOCTL, name: 'IOCTL', in: L.fuse_ioctl_in, names: 0, reply: true, replyKind: 'ioctl',
+    keepsBuffer: true,
     decode: (header, v) => {
       const b = v.buf;
       const p = v.body;
@@ -560,6 +581,7 @@ const ROWS = [
   }),
   row({
     opcode: Opcode.FALLOCATE, name: 'FALLOCATE', in: L.fuse_fallocate_in, names: 0, reply: true, replyKind: 'empty',
+    implausible: checkFallocate,
     decode: (header, v) => ({
       opcode: Opcode.FALLOCATE,
       header,
@@ -571,6 +593,7 @@ const ROWS = [
   }),
   row({
     opcode: Opcode.READDIRPLUS, name: 'READDIRPLUS', in: L.fuse_read_in, names: 0, reply: true, replyKind: 'direntplus',
+    implausible: checkRead,
     decode: (header, v) => readRequest(Opcode.READDIRPLUS, header, v),
   }),
   row({
@@ -588,6 +611,7 @@ const ROWS = [
   }),
   row({
     opcode: Opcode.LSEEK, name: 'LSEEK', in: L.fuse_lseek_in, names: 0, reply: true, replyKind: 'lseek',
+    implausible: checkLseek,
     decode: (header, v) => ({
       opcode: Opcode.LSEEK,
       header,
@@ -598,6 +622,7 @@ const ROWS = [
   }),
   row({
     opcode: Opcode.COPY_FILE_RANGE, name: 'COPY_FILE_RANGE', in: L.fuse_copy_file_range_in, names: 0, reply: true, replyKind: 'write',
+    implausible: checkCopyFileRange,
     decode: (header, v) => copyFileRangeRequest(Opcode.COPY_FILE_RANGE, header, v),
   }),
   row({
@@ -646,6 +671,7 @@ const ROWS = [
   }),
   row({
     opcode: Opcode.COPY_FILE_RANGE_64, name: 'COPY_FILE_RANGE_64', in: L.fuse_copy_file_range_in, names: 0, reply: true, replyKind: 'copy-file-range-64',
+    implausible: checkCopyFileRange,
     decode: (header, v) => copyFileRangeRequest(Opcode.COPY_FILE_RANGE_64, header, v),
   }),
   row({
