@@ -3,24 +3,30 @@
 // malformed requests itself, hands everything else to a Dispatcher (src/fs/bridge.ts adapts the
 // user's filesystem to it), writes the reply on the channel the request came from, counts
 // requests and errors per opcode, and sends notifications.
-import { FOPEN_PASSTHROUGH, FUSE_EXPIRE_ONLY, Opcode } from '../protocol/constants';
+//
+// Split by job: this file dispatches and replies; request-context.ts is one request, in-flight.ts
+// the requests not yet answered, session-init.ts what INIT asks for beyond the dispatcher's
+// wishes, notifications.ts the notifications and RETRIEVE's answers.
+import { Opcode } from '../protocol/constants';
 import { decodeRequest, DEFAULT_DECODE_CONTEXT } from '../protocol/decode';
 import { describeDecodeError, describeRequest } from '../protocol/debug';
 import { Errno, errnoFromError, errnoName } from '../protocol/errors';
 import type { InitWants, NegotiatedInit } from '../protocol/init';
 import { negotiateInit } from '../protocol/init';
-import {
-  encodeNotifyDelete, encodeNotifyInvalEntry, encodeNotifyInvalInode, encodeNotifyRetrieve, encodeNotifyStoreHeader,
-} from '../protocol/notify';
 import { OPCODE_TABLE, opcodeName, opcodeRow } from '../protocol/opcodes';
 import { encodeEmptyReply, encodeErrorReply, OUT_HEADER_SIZE } from '../protocol/reply';
 import type { DecodeContext, DecodeError, ForgetOne, InitRequest, Request } from '../protocol/requests';
-import type { InHeader, OpenOut } from '../protocol/types';
+import type { InHeader } from '../protocol/types';
 import * as fs from 'node:fs';
-import { BackingRegistry, type IoctlFunction, type OpenIntent } from './backing';
+import { BackingRegistry, type IoctlFunction } from './backing';
 import type { SharedBackingTable } from './backing-table';
-import { errnoError } from './errors';
+import { InFlight } from './in-flight';
+import { Notifications } from './notifications';
+import { initWants, ungranted, type InitAsks } from './session-init';
+import { RequestContext } from './request-context';
 import type { ReplyChannel, RingStats, Transport, TransportSink } from './transport';
+
+export { RequestContext };
 
 /**
  * What a dispatcher answers: the encoded reply (one buffer, or parts for one writev, e.g. a
@@ -44,105 +50,6 @@ export interface Dispatcher {
   destroy?(): void | Promise<void>;
   /** With passthrough: the directory backing files come from, checked at start (startPassthrough). */
   readonly backingDirFd?: number;
-}
-
-/**
- * One request in flight: who asks, and whether the kernel has interrupted it. Structurally the
- * RequestContext/CreateContext of src/fs/api.ts.
- */
-export class RequestContext {
-  readonly unique: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly pid: number;
-  /** The caller's umask, for operations that create a node (set by the dispatcher). */
-  umask = 0;
-  // The exact bytes of the request's names (Linux names need not be UTF-8), set by the bridge;
-  // copies, not views into the read buffer. Fields of their own, so every context keeps one shape.
-  nameBytes: Buffer | undefined = undefined;
-  newNameBytes: Buffer | undefined = undefined;
-  targetBytes: Buffer | undefined = undefined;
-  /** OPEN/CREATE with O_TRUNC: FUSE_OPEN_KILL_SUIDGID, clear suid/sgid (set by the dispatcher). */
-  killSuidgid = false;
-  /** True once INTERRUPT arrived for this request (or the session ended under it). */
-  interrupted = false;
-  /** Set when --debug timing is on. */
-  started = 0;
-  // The session's backing-id registry, for openOut(): a context, not the filesystem, decides
-  // whether an open reply passes through, because the kernel's rules are per connection.
-  backing: BackingRegistry | null = null;
-  // What to undo if this request's successful reply never reaches the kernel (see onUndelivered).
-  private undos: (() => void)[] | null = null;
-  /** @internal The session's list of requests in flight (see Session.inflightHead). */
-  prevInFlight: RequestContext | null = null;
-  /** @internal */
-  nextInFlight: RequestContext | null = null;
-  /** @internal Linked into the session's in-flight list (dispatched, not answered). */
-  inFlight = false;
-  // Created on first use of `signal`: most handlers never look, and an AbortController per
-  // request would be paid on every request.
-  private controller: AbortController | undefined;
-
-  constructor(header: InHeader) {
-    this.unique = header.unique;
-    this.uid = header.uid;
-    this.gid = header.gid;
-    this.pid = header.pid;
-  }
-
-  /** Aborted when the kernel interrupts the request; the reason is an EINTR errno error. */
-  get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.interrupted) this.controller.abort(interruptReason());
-    }
-    return this.controller.signal;
-  }
-
-  /**
-   * The fuse_open_out of an OPEN/CREATE/TMPFILE reply: the
-   * backing registry decides passthrough per inode (src/kernel/backing.ts) and counts the open
-   * until its RELEASE. Call it only while encoding the reply that will be sent.
-   */
-  openOut(nodeid: number, intent: OpenIntent): OpenOut {
-    if (this.backing === null) return { fh: intent.fh, openFlags: intent.openFlags & ~FOPEN_PASSTHROUGH };
-    const backing = this.backing;
-    const out = backing.open(nodeid, intent);
-    this.onUndelivered(() => backing.notDelivered(nodeid, intent.fh));
-    return out;
-  }
-
-  /** Before a CREATE makes anything in `dirFd`: see BackingRegistry.checkDir. */
-  checkBacking(dirFd: number): void {
-    this.backing?.checkDir(dirFd);
-  }
-
-  /**
-   * For a reply that hands the kernel something it gives back later (an open file: RELEASE; a
-   * lookup reference: FORGET): `undo` runs if the kernel gets no successful reply after all (an
-   * error is sent instead, or the write fails with ENOENT, the caller having given up), as
-   * libfuse does for OPEN and CREATE.
-   */
-  onUndelivered(undo: () => void): void {
-    (this.undos ??= []).push(undo);
-  }
-
-  /** @internal The reply was not delivered: runs the undos, once. */
-  undeliver(): void {
-    const undos = this.undos;
-    this.undos = null;
-    if (undos !== null) for (const undo of undos) undo();
-  }
-
-  interrupt(): void {
-    if (this.interrupted) return;
-    this.interrupted = true;
-    this.controller?.abort(interruptReason());
-  }
-}
-
-function interruptReason(): Error {
-  return errnoError('EINTR', 'the request was interrupted');
 }
 
 export interface SessionOptions {
@@ -235,13 +142,7 @@ export class Session {
   private readonly requests = new Float64Array(COUNTER_SLOTS);
   private readonly errors = new Float64Array(COUNTER_SLOTS);
   private orphaned = 0;
-  // Requests dispatched and not answered, oldest first: an intrusive doubly-linked list through
-  // the contexts, not a Map by unique. Every request is linked and unlinked once, while only
-  // INTERRUPT (rare) and the end of the session look for one; Map set+get+delete took 60-180 ns
-  // per request (numeric keys that only grow), linking ~10.
-  private inflightHead: RequestContext | null = null;
-  private inflightTail: RequestContext | null = null;
-  private inflightCount = 0;
+  private readonly inFlight = new InFlight();
   private decodeContext: DecodeContext = DEFAULT_DECODE_CONTEXT;
   private started = false;
   private ended = false;
@@ -251,12 +152,12 @@ export class Session {
   private resolveReady!: (n: NegotiatedInit) => void;
   private rejectReady!: (err: Error) => void;
   private resolveClosed!: () => void;
-  private nextNotifyUnique = 1;
-  private readonly retrieves = new Map<number, { resolve(data: Buffer): void; reject(err: Error): void }>();
+  private readonly notifications = new Notifications(
+    (data) => this.transport.notify(data),
+    () => this.negotiated !== null && !this.ended,
+  );
   private readonly initOnly: boolean;
-  private readonly requestTimeout: number;
-  private readonly allowIdmap: boolean;
-  private readonly overIoUring: boolean;
+  private readonly asks: InitAsks;
   private readonly onForeignInterrupt: ((unique: number) => void) | undefined;
   private readonly sink: TransportSink = {
     request: (buf, length, channel) => this.onRequest(buf, length, channel),
@@ -271,9 +172,11 @@ export class Session {
     this.log = options.log ?? ((line) => console.error(line));
     this.debug = options.debug;
     this.initOnly = options.initOnly ?? false;
-    this.requestTimeout = options.requestTimeout ?? 0;
-    this.allowIdmap = options.allowIdmap ?? false;
-    this.overIoUring = options.overIoUring ?? false;
+    this.asks = {
+      requestTimeout: options.requestTimeout ?? 0,
+      allowIdmap: options.allowIdmap ?? false,
+      overIoUring: options.overIoUring ?? false,
+    };
     this.onForeignInterrupt = options.onForeignInterrupt;
     const b = options.backing;
     this.backing = b === undefined ? null : new BackingRegistry({
@@ -341,7 +244,7 @@ export class Session {
       ? { enabled: false, live: 0, registered: 0, closed: 0, failed: 0 }
       : { enabled: b.enabled, ...b.stats };
     const ioUring = this.transport.ringStats?.();
-    return { requests, errors, inFlight: this.inflightCount, orphanedReplies: this.orphaned, backing, ...(ioUring && { ioUring }) };
+    return { requests, errors, inFlight: this.inFlight.count, orphanedReplies: this.orphaned, backing, ...(ioUring && { ioUring }) };
   }
 
   // ---- requests ---------------------------------------------------------------------------------
@@ -374,7 +277,7 @@ export class Session {
         if (!this.interrupt(req.unique)) this.onForeignInterrupt?.(req.unique);
         return false;
       case Opcode.NOTIFY_REPLY:
-        this.onNotifyReply(req.header.unique, req.data);
+        this.notifications.reply(req.header.unique, req.data);
         return false;
       case Opcode.DESTROY:
         this.onDestroy(req.header.unique, channel);
@@ -403,7 +306,7 @@ export class Session {
       ctx.started = performance.now();
       this.debug(describeRequest(req));
     }
-    this.link(ctx);
+    this.inFlight.link(ctx);
     let result: Reply | Promise<Reply>;
     try {
       result = this.dispatcher.dispatch(req, ctx);
@@ -429,43 +332,14 @@ export class Session {
     return keep;
   }
 
-  private link(ctx: RequestContext): void {
-    const tail = this.inflightTail;
-    ctx.prevInFlight = tail;
-    if (tail === null) this.inflightHead = ctx;
-    else tail.nextInFlight = ctx;
-    this.inflightTail = ctx;
-    ctx.inFlight = true;
-    this.inflightCount++;
-  }
-
-  private unlink(ctx: RequestContext): void {
-    if (!ctx.inFlight) return;
-    ctx.inFlight = false;
-    this.inflightCount--;
-    const prev = ctx.prevInFlight;
-    const next = ctx.nextInFlight;
-    if (prev === null) this.inflightHead = next;
-    else prev.nextInFlight = next;
-    if (next === null) this.inflightTail = prev;
-    else next.prevInFlight = prev;
-    ctx.prevInFlight = ctx.nextInFlight = null;
-  }
-
   /**
    * Interrupts the request in flight with this unique (INTERRUPT, or one that arrived on another
    * clone of the connection); false when this session is not serving it.
    */
   interrupt(unique: number): boolean {
-    const ctx = this.findInFlight(unique);
+    const ctx = this.inFlight.find(unique);
     ctx?.interrupt();
     return ctx !== undefined;
-  }
-
-  /** The newest request in flight with this unique (the kernel's uniques are unique while in flight). */
-  private findInFlight(unique: number): RequestContext | undefined {
-    for (let ctx = this.inflightTail; ctx !== null; ctx = ctx.prevInFlight) if (ctx.unique === unique) return ctx;
-    return undefined;
   }
 
   /** The errno for a thrown value; a non-errno error is a bug in the handler: EIO and a log line. */
@@ -480,7 +354,7 @@ export class Session {
 
   /** Writes the reply of a dispatched request, once. */
   private send(ctx: RequestContext, slot: number, channel: ReplyChannel, reply: Reply): void {
-    this.unlink(ctx);
+    this.inFlight.unlink(ctx);
     let data: Buffer | readonly Buffer[];
     let error = 0;
     if (typeof reply === 'number') {
@@ -546,10 +420,7 @@ export class Session {
     let result;
     let wants: InitWants = {};
     try {
-      wants = this.dispatcher.initWants?.(req) ?? {};
-      if (this.requestTimeout > 0) wants = { ...wants, requestTimeout: this.requestTimeout };
-      if (this.allowIdmap) wants = { ...wants, flags: [...(wants.flags ?? []), 'FUSE_ALLOW_IDMAP'] };
-      if (this.overIoUring) wants = { ...wants, flags: [...(wants.flags ?? []), 'FUSE_OVER_IO_URING'] };
+      wants = initWants(this.dispatcher.initWants?.(req) ?? {}, this.asks);
       result = negotiateInit(req, wants);
     } catch (err) {
       this.errors[Opcode.INIT]++;
@@ -559,12 +430,7 @@ export class Session {
       return;
     }
     this.initWarnings.push(...result.warnings);
-    if (this.requestTimeout > 0 && result.negotiated !== null && result.negotiated.requestTimeout === 0) {
-      this.log(`tsfuse: request timeout not set: this kernel does not offer FUSE_REQUEST_TIMEOUT (Linux 6.14+); a server that stops answering leaves callers waiting`);
-    }
-    if (this.allowIdmap && result.negotiated !== null && !result.negotiated.flags.includes('FUSE_ALLOW_IDMAP')) {
-      this.log('tsfuse: allow_idmap not set: this kernel does not offer FUSE_ALLOW_IDMAP (Linux 6.12+); idmapped mounts of this mount will be refused');
-    }
+    if (result.negotiated !== null) for (const line of ungranted(result.negotiated, this.asks)) this.log(line);
     for (const w of result.warnings) this.debug?.(`INIT: ${w}`);
     if (result.status === 'retry') {
       // A kernel with a newer major takes our major and sends INIT again.
@@ -681,40 +547,20 @@ export class Session {
     // The kernel dropped the connection's backing ids with it.
     this.backing?.clear();
     // Handlers still running learn that nobody waits for them any more.
-    let ctx = this.inflightHead;
-    this.inflightHead = this.inflightTail = null;
-    this.inflightCount = 0;
-    while (ctx !== null) {
-      const next = ctx.nextInFlight;
-      ctx.inFlight = false;
-      ctx.prevInFlight = ctx.nextInFlight = null;
-      ctx.interrupt();
-      ctx = next;
-    }
-    const gone = errnoError('ENODEV', 'the FUSE session has ended');
-    for (const r of this.retrieves.values()) r.reject(gone);
-    this.retrieves.clear();
+    for (const ctx of this.inFlight.takeAll()) ctx.interrupt();
+    this.notifications.end();
     this.rejectReady(err ?? new Error('the FUSE session ended before INIT was answered'));
     this.runDestroy().finally(() => this.resolveClosed());
   }
 
-  // ---- notifications -------------------------------------------------------------------------------
-  // Written from the threadpool (Transport.notify): the kernel may need one of our replies before
-  // it can apply a notification, and the thread that writes the replies must not be stuck in it.
-
-  private notify(data: Buffer | readonly Buffer[]): Promise<void> {
-    if (this.negotiated === null || this.ended) {
-      return Promise.reject(errnoError('ENOTCONN', 'notification on a session that is not running'));
-    }
-    return this.transport.notify(data);
-  }
+  // ---- notifications: written by notifications.ts, from the threadpool ----------------------------
 
   /**
    * Drops cached data of `nodeid` from `offset` for `length` bytes (0: to the end); a negative
    * offset drops only the cached attributes.
    */
   notifyInvalInode(nodeid: number, offset = 0, length = 0): Promise<void> {
-    return this.notify(encodeNotifyInvalInode(nodeid, offset, length));
+    return this.notifications.invalInode(nodeid, offset, length);
   }
 
   /**
@@ -722,38 +568,24 @@ export class Session {
    * `expireOnly` marks it stale instead of dropping it (FUSE_EXPIRE_ONLY, kernel 6.2+).
    */
   notifyInvalEntry(parent: number, name: string | Buffer, options: { expireOnly?: boolean } = {}): Promise<void> {
-    return this.notify(encodeNotifyInvalEntry(parent, name, options.expireOnly ? FUSE_EXPIRE_ONLY : 0));
+    return this.notifications.invalEntry(parent, name, options);
   }
 
   /** Tells the kernel that `name` (inode `child`) was removed from `parent`. */
   notifyDelete(parent: number, child: number, name: string | Buffer): Promise<void> {
-    return this.notify(encodeNotifyDelete(parent, child, name));
+    return this.notifications.delete(parent, child, name);
   }
 
   /** Puts `data` into the page cache of `nodeid` at `offset`. */
   notifyStore(nodeid: number, offset: number, data: Buffer): Promise<void> {
-    return this.notify([encodeNotifyStoreHeader(nodeid, offset, data.length), data]);
+    return this.notifications.store(nodeid, offset, data);
   }
 
   /** Reads back up to `size` bytes of `nodeid`'s page cache at `offset` (fewer where nothing is cached). */
-  async notifyRetrieve(nodeid: number, offset: number, size: number): Promise<Buffer> {
-    const notifyUnique = this.nextNotifyUnique++;
-    const answer = new Promise<Buffer>((resolve, reject) => this.retrieves.set(notifyUnique, { resolve, reject }));
-    try {
-      await this.notify(encodeNotifyRetrieve(notifyUnique, nodeid, offset, size));
-    } catch (err) {
-      this.retrieves.delete(notifyUnique);
-      throw err;
-    }
-    return answer;
+  notifyRetrieve(nodeid: number, offset: number, size: number): Promise<Buffer> {
+    return this.notifications.retrieve(nodeid, offset, size);
   }
 
-  private onNotifyReply(notifyUnique: number, data: Buffer): void {
-    const r = this.retrieves.get(notifyUnique);
-    if (r === undefined) return;
-    this.retrieves.delete(notifyUnique);
-    r.resolve(Buffer.from(data)); // the read buffer is reused for the next request
-  }
 }
 
 function isPromise<T>(x: T | Promise<T>): x is Promise<T> {
