@@ -32,6 +32,20 @@ import type { Attr, FileLock, Kstatfs } from '../protocol/types';
 /** What a Filesystem method returns: the value itself, or a promise of it. */
 export type MaybePromise<T> = T | Promise<T>;
 
+/**
+ * A name as the kernel sent it: an entry name (LOOKUP, MKNOD, MKDIR, SYMLINK's name and target,
+ * UNLINK, RMDIR, RENAME's two names, LINK, CREATE) or an extended attribute's name.
+ *
+ * Linux names are bytes, not text. A name whose bytes are valid UTF-8 arrives as a `string`,
+ * which encodes back to exactly those bytes; any other (e.g. latin1 `new\xe9`) arrives as a
+ * `Buffer` holding exactly its bytes, since a UTF-8 decoding would put U+FFFD in it and no
+ * longer name the file. So `typeof name === 'string'` is the whole test, and a string can be
+ * compared, printed and used as a map key as it is. Both forms can be handed to Node's `fs` and
+ * to tsfuse's syscalls unchanged. The Buffer is the handler's own copy, not a view into the
+ * session's read buffer: it may be kept, or read after an await.
+ */
+export type Name = string | Buffer;
+
 /** Who is asking: the caller's credentials as the kernel reports them. */
 export interface RequestContext {
   /** Request id, unique among the requests in flight. */
@@ -45,21 +59,6 @@ export interface RequestContext {
    * signalled). A handler that stops early should throw FuseError('EINTR').
    */
   readonly signal: AbortSignal;
-  /**
-   * Linux names are bytes, and the `name` string argument is their UTF-8
-   * decoding: a name that is not valid UTF-8 (e.g. latin1 `new\xe9`) arrives
-   * with U+FFFD in it and no longer names the file. These are the exact
-   * bytes. Set for every request that carries an entry name: LOOKUP, MKNOD,
-   * MKDIR, SYMLINK (the new entry), UNLINK, RMDIR, RENAME (the old name),
-   * LINK (the new name), CREATE; not for xattr names. The handler's own copy,
-   * not a view into the session's read buffer: read it after an await, or keep
-   * it. Absent when the caller is not the session (tests).
-   */
-  readonly nameBytes?: Buffer;
-  /** RENAME: the exact bytes of the new name (see nameBytes; a copy too). */
-  readonly newNameBytes?: Buffer;
-  /** SYMLINK: the exact bytes of the link target (see nameBytes; a copy too). */
-  readonly targetBytes?: Buffer;
   /**
    * OPEN/CREATE that truncates (O_TRUNC, with atomicOTrunc negotiated) for a
    * caller without CAP_FSETID, on a filesystem that negotiated
@@ -312,7 +311,7 @@ export interface Filesystem {
   destroy?(): MaybePromise<void>;
 
   /** Missing: throw ENOENT, or return a negative entry (nodeid 0), which is cheaper. */
-  lookup?(ctx: RequestContext, parent: number, name: string): MaybePromise<Entry>;
+  lookup?(ctx: RequestContext, parent: number, name: Name): MaybePromise<Entry>;
   /** Drop `nlookup` lookup references to `nodeid`. No reply is sent. */
   forget?(nodeid: number, nlookup: number): void;
   /** BATCH_FORGET; when absent, forget() is called for each item. */
@@ -320,14 +319,14 @@ export interface Filesystem {
   getattr?(ctx: RequestContext, nodeid: number, fh?: number): MaybePromise<AttrReply>;
   setattr?(ctx: RequestContext, nodeid: number, args: SetattrArgs): MaybePromise<AttrReply>;
   readlink?(ctx: RequestContext, nodeid: number): MaybePromise<string | Buffer>;
-  symlink?(ctx: CreateContext, parent: number, name: string, target: string): MaybePromise<Entry>;
-  mknod?(ctx: CreateContext, parent: number, name: string, mode: number, rdev: number): MaybePromise<Entry>;
-  mkdir?(ctx: CreateContext, parent: number, name: string, mode: number): MaybePromise<Entry>;
-  unlink?(ctx: RequestContext, parent: number, name: string): MaybePromise<void>;
-  rmdir?(ctx: RequestContext, parent: number, name: string): MaybePromise<void>;
+  symlink?(ctx: CreateContext, parent: number, name: Name, target: Name): MaybePromise<Entry>;
+  mknod?(ctx: CreateContext, parent: number, name: Name, mode: number, rdev: number): MaybePromise<Entry>;
+  mkdir?(ctx: CreateContext, parent: number, name: Name, mode: number): MaybePromise<Entry>;
+  unlink?(ctx: RequestContext, parent: number, name: Name): MaybePromise<void>;
+  rmdir?(ctx: RequestContext, parent: number, name: Name): MaybePromise<void>;
   /** flags: RENAME_NOREPLACE (1), RENAME_EXCHANGE (2), RENAME_WHITEOUT (4), or 0. */
-  rename?(ctx: RequestContext, parent: number, name: string, newParent: number, newName: string, flags: number): MaybePromise<void>;
-  link?(ctx: RequestContext, nodeid: number, newParent: number, newName: string): MaybePromise<Entry>;
+  rename?(ctx: RequestContext, parent: number, name: Name, newParent: number, newName: Name, flags: number): MaybePromise<void>;
+  link?(ctx: RequestContext, nodeid: number, newParent: number, newName: Name): MaybePromise<Entry>;
   /** flags: the open(2) flags (O_CREAT/O_EXCL/O_NOCTTY are filtered by the kernel). */
   open?(ctx: RequestContext, nodeid: number, flags: number): MaybePromise<OpenReply>;
   /**
@@ -356,19 +355,19 @@ export interface Filesystem {
    * session's read buffer, kept for this request until the promise settles:
    * copy it if you keep it longer.
    */
-  setxattr?(ctx: RequestContext, nodeid: number, name: string, value: Buffer, flags: number): MaybePromise<void>;
+  setxattr?(ctx: RequestContext, nodeid: number, name: Name, value: Buffer, flags: number): MaybePromise<void>;
   /**
    * Return the whole value; the session answers size queries and ERANGE itself. Missing:
    * return null (or throw ENODATA), which is cheaper: the kernel asks for security.capability
    * before the first write to every new file.
    */
-  getxattr?(ctx: RequestContext, nodeid: number, name: string): MaybePromise<Buffer | null>;
+  getxattr?(ctx: RequestContext, nodeid: number, name: Name): MaybePromise<Buffer | null>;
   /** Return the attribute names; the session encodes them and answers size queries / ERANGE. */
   listxattr?(ctx: RequestContext, nodeid: number): MaybePromise<Array<string | Buffer>>;
-  removexattr?(ctx: RequestContext, nodeid: number, name: string): MaybePromise<void>;
+  removexattr?(ctx: RequestContext, nodeid: number, name: Name): MaybePromise<void>;
   /** mask: R_OK/W_OK/X_OK/F_OK. */
   access?(ctx: RequestContext, nodeid: number, mask: number): MaybePromise<void>;
-  create?(ctx: CreateContext, parent: number, name: string, mode: number, flags: number): MaybePromise<CreateReply>;
+  create?(ctx: CreateContext, parent: number, name: Name, mode: number, flags: number): MaybePromise<CreateReply>;
   getlk?(ctx: RequestContext, nodeid: number, fh: number, owner: bigint, lock: FileLock): MaybePromise<FileLock>;
   /** `sleep` is true for F_SETLKW: wait for the lock (honour ctx.signal). */
   setlk?(ctx: RequestContext, nodeid: number, fh: number, owner: bigint, lock: FileLock, sleep: boolean): MaybePromise<void>;

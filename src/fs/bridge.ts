@@ -3,6 +3,7 @@
 // its request becomes the method's arguments and its result the encoded reply. An opcode whose
 // method the filesystem leaves out has no row and is answered ENOSYS (the kernel remembers that
 // for OPEN, FLUSH, ACCESS, … and stops asking).
+import { isUtf8 } from 'node:buffer';
 import {
   FATTR_ATIME, FATTR_ATIME_NOW, FATTR_CTIME, FATTR_FH, FATTR_GID, FATTR_KILL_SUIDGID, FATTR_LOCKOWNER, FATTR_MODE,
   FATTR_MTIME, FATTR_MTIME_NOW, FATTR_SIZE, FATTR_UID, FOPEN_CACHE_DIR, FOPEN_DIRECT_IO, FOPEN_KEEP_CACHE,
@@ -24,7 +25,7 @@ import { splitTimeout } from '../protocol/types';
 import type { Dispatcher, Reply, RequestContext } from '../kernel/session';
 import {
   F_RDLCK, F_WRLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN,
-  type ConnectionInfo, type CreateReply, type Dirent, type Entry, type Filesystem, type MaybePromise, type OpenReply,
+  type ConnectionInfo, type CreateReply, type Dirent, type Entry, type Filesystem, type MaybePromise, type Name, type OpenReply,
   type SetattrArgs, type Statfs, type StatxReply,
 } from './api';
 
@@ -44,6 +45,15 @@ interface Row<O extends KnownOpcode> {
   run: Handler<O>;
 }
 type Table = { [O in KnownOpcode]?: Row<O> };
+
+/**
+ * A name argument (api.ts, Name): the decoded string, unless the bytes are not UTF-8. Node's
+ * decoder turns every invalid sequence into U+FFFD, so a string without one is the exact
+ * decoding and only names holding U+FFFD need the bytes checked.
+ */
+function nameArg(name: string, bytes: Buffer): Name {
+  return name.includes('\ufffd') && !isUtf8(bytes) ? bytes : name;
+}
 
 function isPromise<T>(x: MaybePromise<T>): x is Promise<T> {
   return typeof (x as { then?: unknown } | null)?.then === 'function';
@@ -221,8 +231,7 @@ const TABLE: Table = {
   [Opcode.LOOKUP]: {
     needs: ['lookup'],
     run: (fs, req, ctx) => {
-      ctx.nameBytes = req.nameBytes;
-      return then(fs.lookup!(ctx, req.header.nodeid, req.name), (e) => encodeEntryReply(req.header.unique, entryOut(e)));
+      return then(fs.lookup!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes)), (e) => encodeEntryReply(req.header.unique, entryOut(e)));
     },
   },
   [Opcode.GETATTR]: {
@@ -253,62 +262,53 @@ const TABLE: Table = {
   [Opcode.SYMLINK]: {
     needs: ['symlink'],
     run: async (fs, req, ctx) => {
-      ctx.nameBytes = req.nameBytes;
-      ctx.targetBytes = req.targetBytes;
-      return encodeEntryReply(req.header.unique, entryOut(await fs.symlink!(ctx, req.header.nodeid, req.name, req.target)));
+      return encodeEntryReply(req.header.unique, entryOut(await fs.symlink!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes), nameArg(req.target, req.targetBytes))));
     },
   },
   [Opcode.MKNOD]: {
     needs: ['mknod'],
     run: async (fs, req, ctx) => {
       ctx.umask = req.umask;
-      ctx.nameBytes = req.nameBytes;
-      return encodeEntryReply(req.header.unique, entryOut(await fs.mknod!(ctx, req.header.nodeid, req.name, req.mode, req.rdev)));
+      return encodeEntryReply(req.header.unique, entryOut(await fs.mknod!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes), req.mode, req.rdev)));
     },
   },
   [Opcode.MKDIR]: {
     needs: ['mkdir'],
     run: async (fs, req, ctx) => {
       ctx.umask = req.umask;
-      ctx.nameBytes = req.nameBytes;
-      return encodeEntryReply(req.header.unique, entryOut(await fs.mkdir!(ctx, req.header.nodeid, req.name, req.mode)));
+      return encodeEntryReply(req.header.unique, entryOut(await fs.mkdir!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes), req.mode)));
     },
   },
   [Opcode.UNLINK]: {
     needs: ['unlink'],
     run: async (fs, req, ctx) => {
-      ctx.nameBytes = req.nameBytes;
-      return (await fs.unlink!(ctx, req.header.nodeid, req.name), 0);
+      return (await fs.unlink!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes)), 0);
     },
   },
   [Opcode.RMDIR]: {
     needs: ['rmdir'],
     run: async (fs, req, ctx) => {
-      ctx.nameBytes = req.nameBytes;
-      return (await fs.rmdir!(ctx, req.header.nodeid, req.name), 0);
+      return (await fs.rmdir!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes)), 0);
     },
   },
   [Opcode.RENAME]: {
     needs: ['rename'],
     run: async (fs, req, ctx) => {
-      ctx.nameBytes = req.nameBytes;
-      ctx.newNameBytes = req.newNameBytes;
-      return (await fs.rename!(ctx, req.header.nodeid, req.name, req.newdir, req.newName, 0), 0);
+      return (await fs.rename!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes), req.newdir,
+        nameArg(req.newName, req.newNameBytes), 0), 0);
     },
   },
   [Opcode.RENAME2]: {
     needs: ['rename'],
     run: async (fs, req, ctx) => {
-      ctx.nameBytes = req.nameBytes;
-      ctx.newNameBytes = req.newNameBytes;
-      return (await fs.rename!(ctx, req.header.nodeid, req.name, req.newdir, req.newName, req.flags), 0);
+      return (await fs.rename!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes), req.newdir,
+        nameArg(req.newName, req.newNameBytes), req.flags), 0);
     },
   },
   [Opcode.LINK]: {
     needs: ['link'],
     run: async (fs, req, ctx) => {
-      ctx.nameBytes = req.nameBytes;
-      return encodeEntryReply(req.header.unique, entryOut(await fs.link!(ctx, req.oldnodeid, req.header.nodeid, req.name)));
+      return encodeEntryReply(req.header.unique, entryOut(await fs.link!(ctx, req.oldnodeid, req.header.nodeid, nameArg(req.name, req.nameBytes))));
     },
   },
   [Opcode.OPEN]: {
@@ -344,11 +344,11 @@ const TABLE: Table = {
   },
   [Opcode.SETXATTR]: {
     needs: ['setxattr'],
-    run: async (fs, req, ctx) => (await fs.setxattr!(ctx, req.header.nodeid, req.name, req.value, req.flags), 0),
+    run: async (fs, req, ctx) => (await fs.setxattr!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes), req.value, req.flags), 0),
   },
   [Opcode.GETXATTR]: {
     needs: ['getxattr'],
-    run: (fs, req, ctx) => then(fs.getxattr!(ctx, req.header.nodeid, req.name), (value) => xattrReply(req.header.unique, req.size, value)),
+    run: (fs, req, ctx) => then(fs.getxattr!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes)), (value) => xattrReply(req.header.unique, req.size, value)),
   },
   [Opcode.LISTXATTR]: {
     needs: ['listxattr'],
@@ -360,7 +360,7 @@ const TABLE: Table = {
   },
   [Opcode.REMOVEXATTR]: {
     needs: ['removexattr'],
-    run: async (fs, req, ctx) => (await fs.removexattr!(ctx, req.header.nodeid, req.name), 0),
+    run: async (fs, req, ctx) => (await fs.removexattr!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes)), 0),
   },
   [Opcode.FLUSH]: {
     needs: ['flush'],
@@ -418,9 +418,8 @@ const TABLE: Table = {
     needs: ['create'],
     run: (fs, req, ctx) => {
       ctx.umask = req.umask;
-      ctx.nameBytes = req.nameBytes;
       ctx.killSuidgid = (req.openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0;
-      return then(fs.create!(ctx, req.header.nodeid, req.name, req.mode, req.flags),
+      return then(fs.create!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes), req.mode, req.flags),
         (r) => then(fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, r), (open) => encodeCreateReply(req.header.unique, entryOut(r), open)));
     },
   },

@@ -23,7 +23,7 @@ import { FUSE_WRITE_KILL_SUIDGID } from '../../protocol/constants';
 import { Errno } from '../../protocol/errors';
 import type {
   AttrReply, ConnectionInfo, CopyFileRangeArgs, CreateContext, CreateReply, DirentPlusSink,
-  DirentSink, Entry, FileLock, Filesystem, FilesystemFeatures, MaybePromise, OpenReply, RequestContext,
+  DirentSink, Entry, FileLock, Filesystem, FilesystemFeatures, MaybePromise, Name, OpenReply, RequestContext,
   SetattrArgs, Statfs, StatxReply,
 } from '../api';
 import { FuseError } from '../errors';
@@ -33,7 +33,7 @@ import { DirTable, HandleTable, type DirHandles, type FileHandle, type FileHandl
 import { closeFreeing } from './close';
 import { InodeTable, O_NODE, type Inode, type InodeStore } from './inodes';
 import * as locks from './locks';
-import { checkName, exactName, procPath } from './names';
+import { checkName, procPath } from './names';
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_NOCTTY, O_APPEND, O_DIRECT, O_NONBLOCK, O_TRUNC, X_OK } = fs.constants;
 /** fstatat/fchownat/utimensat flags that act on the O_PATH fd's own inode. */
@@ -338,8 +338,7 @@ export class Loopback implements Filesystem {
   // The operations the small-file paths take return their result directly: with nothing to
   // wait for, a promise per request only costs (api.ts, "Results").
 
-  lookup(ctx: RequestContext, parent: number, utf8Name: string): Entry {
-    const name = exactName(ctx.nameBytes, utf8Name);
+  lookup(_ctx: RequestContext, parent: number, name: Name): Entry {
     checkName(name);
     const dir = this.inodes.get(parent);
     const fd = sys.openatOrErrno(this.inodes.fd(dir), name, O_NODE);
@@ -477,33 +476,29 @@ export class Loopback implements Filesystem {
     return this.entry(found);
   }
 
-  async mknod(ctx: CreateContext, parent: number, utf8Name: string, mode: number, rdev: number): Promise<Entry> {
-    const name = exactName(ctx.nameBytes, utf8Name);
+  async mknod(ctx: CreateContext, parent: number, name: Name, mode: number, rdev: number): Promise<Entry> {
     checkName(name);
     const dir = this.inodes.get(parent);
     sys.mknodat(this.inodes.fd(dir), name, mode, rdev);
     return this.created(ctx, dir, name, mode);
   }
 
-  async mkdir(ctx: CreateContext, parent: number, utf8Name: string, mode: number): Promise<Entry> {
-    const name = exactName(ctx.nameBytes, utf8Name);
+  async mkdir(ctx: CreateContext, parent: number, name: Name, mode: number): Promise<Entry> {
     checkName(name);
     const dir = this.inodes.get(parent);
     sys.mkdirat(this.inodes.fd(dir), name, mode & MODE_BITS);
     return this.created(ctx, dir, name, S_IFDIR | mode);
   }
 
-  async symlink(ctx: CreateContext, parent: number, utf8Name: string, target: string): Promise<Entry> {
-    const name = exactName(ctx.nameBytes, utf8Name);
+  async symlink(ctx: CreateContext, parent: number, name: Name, target: Name): Promise<Entry> {
     checkName(name);
     const dir = this.inodes.get(parent);
-    sys.symlinkat(ctx.targetBytes ?? target, this.inodes.fd(dir), name);
+    sys.symlinkat(target, this.inodes.fd(dir), name);
     return this.created(ctx, dir, name, S_IFLNK | 0o777);
   }
 
-  async link(ctx: RequestContext, nodeid: number, newParent: number, utf8NewName: string): Promise<Entry> {
+  async link(_ctx: RequestContext, nodeid: number, newParent: number, newName: Name): Promise<Entry> {
     // Not recorded: the inode is pinned.
-    const newName = ctx.nameBytes ?? utf8NewName;
     checkName(newName);
     const inode = this.inodes.get(nodeid);
     // AT_EMPTY_PATH links the inode the fd holds, wherever its names are now
@@ -525,23 +520,19 @@ export class Loopback implements Filesystem {
     }
   }
 
-  async unlink(ctx: RequestContext, parent: number, utf8Name: string): Promise<void> {
-    const name = ctx.nameBytes ?? utf8Name;
+  async unlink(_ctx: RequestContext, parent: number, name: Name): Promise<void> {
     checkName(name);
     sys.unlinkat(this.nodeFd(parent), name);
   }
 
-  async rmdir(ctx: RequestContext, parent: number, utf8Name: string): Promise<void> {
-    const name = ctx.nameBytes ?? utf8Name;
+  async rmdir(_ctx: RequestContext, parent: number, name: Name): Promise<void> {
     checkName(name);
     sys.unlinkat(this.nodeFd(parent), name, sys.AT_REMOVEDIR);
   }
 
-  async rename(ctx: RequestContext, parent: number, utf8Name: string, newParent: number, utf8NewName: string,
+  async rename(_ctx: RequestContext, parent: number, name: Name, newParent: number, newName: Name,
     flags: number): Promise<void> {
-    // Both may be recorded as an inode's name (renamed()).
-    const name = exactName(ctx.nameBytes, utf8Name);
-    const newName = exactName(ctx.newNameBytes, utf8NewName);
+    // Both may be recorded as an inode's name (renamed()): the request's own, kept as they are.
     checkName(name);
     checkName(newName);
     const from = this.inodes.get(parent);
@@ -662,8 +653,7 @@ export class Loopback implements Filesystem {
     return truncates || writesThrough;
   }
 
-  create(ctx: CreateContext, parent: number, utf8Name: string, mode: number, flags: number): CreateReply {
-    const name = exactName(ctx.nameBytes, utf8Name);
+  create(ctx: CreateContext, parent: number, name: Name, mode: number, flags: number): CreateReply {
     checkName(name);
     const dir = this.inodes.get(parent);
     const dirFd = this.inodes.fd(dir);
@@ -899,11 +889,11 @@ export class Loopback implements Filesystem {
   // on 6.18), and the path reaches exactly the inode the fd holds — for a
   // symlink, the symlink itself, not its target.
 
-  async setxattr(_ctx: RequestContext, nodeid: number, name: string, value: Buffer, flags: number): Promise<void> {
+  async setxattr(_ctx: RequestContext, nodeid: number, name: Name, value: Buffer, flags: number): Promise<void> {
     sys.setxattr(procPath(this.nodeFd(nodeid)), name, value, flags);
   }
 
-  getxattr(_ctx: RequestContext, nodeid: number, name: string): Buffer | null {
+  getxattr(_ctx: RequestContext, nodeid: number, name: Name): Buffer | null {
     // The kernel asks for security.capability before the first write to every new file, which
     // almost never has one: a missing attribute is answered without an exception
     // (sys.getxattrOrErrno), and through the file's open fd when it has one (right after
@@ -923,7 +913,7 @@ export class Loopback implements Filesystem {
     return sys.xattrNames(sys.listxattr(procPath(this.nodeFd(nodeid))));
   }
 
-  async removexattr(_ctx: RequestContext, nodeid: number, name: string): Promise<void> {
+  async removexattr(_ctx: RequestContext, nodeid: number, name: Name): Promise<void> {
     sys.removexattr(procPath(this.nodeFd(nodeid)), name);
   }
 }
