@@ -213,7 +213,11 @@ export interface Dirent {
   ino: number;
   /** The offset of the *next* entry: the kernel passes it back to continue the listing. */
   nextOffset: number;
-  /** File type, as the S_IFMT bits of st_mode (e.g. 0o040000) or DT_* >> 12; 0 = unknown. */
+  /**
+   * File type: the S_IFMT bits of st_mode (`stat.mode & fs.constants.S_IFMT`, or a constant such
+   * as fs.constants.S_IFDIR = 0o040000), or 0 when unknown. Not a DT_* value: anything with other
+   * bits set is refused (TypeError, the request answered EIO).
+   */
   type: number;
   name: string | Buffer;
 }

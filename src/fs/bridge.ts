@@ -30,6 +30,8 @@ import {
 } from './api';
 
 const DEFAULT_TIMEOUT = 1;
+/** The file type bits of st_mode (include/uapi/linux/stat.h). */
+const S_IFMT = 0o170000;
 const DEFAULT_MAX_WRITE = 1024 * 1024;
 /**
  * STATFS for a filesystem without statfs(): what libfuse's lowlevel layer answers (names up to
@@ -184,9 +186,16 @@ function statxOut(r: StatxReply): StatxOut {
   };
 }
 
-/** Dirent.type may be st_mode bits (S_IFDIR …) or already a DT_* value. */
+/**
+ * d_type of a Dirent (api.ts): its `type` is the S_IFMT bits of st_mode or 0, nothing else. The
+ * DT_* values are those bits shifted down, but 1-14 would also read as mode bits (permissions),
+ * so accepting both forms would leave some values ambiguous: anything else is a bug to report.
+ */
 function dtOf(type: number): number {
-  return type > 0o17 ? direntType(type) : type;
+  if (!Number.isInteger(type) || (type & ~S_IFMT) !== 0) {
+    throw new TypeError(`Dirent.type ${String(type)} is not a file type: expected the S_IFMT bits of st_mode (e.g. fs.constants.S_IFDIR) or 0`);
+  }
+  return direntType(type);
 }
 
 function setattrArgs(req: RequestOf<Opcode.SETATTR>): SetattrArgs {
