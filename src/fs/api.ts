@@ -116,12 +116,12 @@ export interface AttrReply {
  * Passthrough: when the session negotiated FUSE_PASSTHROUGH (which it asks for
  * at INIT only when `features.passthrough` is set: an open reply asking for it
  * without that is served plain, with one warning that says so), a filesystem
- * can hand the kernel the file to read and write itself by returning
- * `backingFd` and `passthrough: true`. The session registers the fd with the
+ * can hand the kernel the file to read and write itself by returning an fd
+ * open on it as `backingFd`: that one field is the request. The session registers the fd with the
  * kernel (FUSE_DEV_IOC_BACKING_OPEN) once per inode and shares that backing id
  * among all opens of the inode, because the kernel requires every open of an
  * inode to agree: while an inode has passthrough opens, every further open of
- * it passes through (even with `passthrough: false`), and while it has plain
+ * it passes through (even without `backingFd`), and while it has plain
  * opens, a passthrough request is served as a plain open. The fd stays the
  * filesystem's to close; the session only borrows it during the open.
  */
@@ -142,9 +142,10 @@ export interface OpenReply {
   noflush?: boolean;
   /** FOPEN_PARALLEL_DIRECT_WRITES. */
   parallelDirectWrites?: boolean;
-  /** Ask for passthrough to `backingFd` (see above). */
-  passthrough?: boolean;
-  /** An fd open on the backing file, needed when `passthrough` is true. */
+  /**
+   * Passthrough: an fd open on the backing file, for the kernel to read and write it
+   * itself (see above). Absent: the open is served through the filesystem's read()/write().
+   */
   backingFd?: number;
   /**
    * What the open does to the file besides opening it (O_TRUNC's truncation,

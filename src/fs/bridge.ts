@@ -133,7 +133,7 @@ function fileOpenOut(fs: Filesystem, ctx: RequestContext, nodeid: number, o: Ope
   let out: OpenOut;
   let committed: void | Promise<void>;
   try {
-    out = ctx.openOut(nodeid, { ...openOut(o, fs), passthrough: o.passthrough === true, backingFd: o.backingFd });
+    out = ctx.openOut(nodeid, { ...openOut(o, fs), passthrough: o.backingFd !== undefined, backingFd: backingFdOf(o) });
     committed = o.commit?.();
   } catch (err) {
     undo();
@@ -151,6 +151,15 @@ function fileOpenOut(fs: Filesystem, ctx: RequestContext, nodeid: number, o: Ope
     undo();
     throw err;
   });
+}
+
+/** OpenReply.backingFd, checked: anything but an fd number is a bug in the filesystem, not a request. */
+function backingFdOf(o: OpenReply): number | undefined {
+  const fd = o.backingFd;
+  if (fd !== undefined && !(Number.isInteger(fd) && fd >= 0)) {
+    throw new TypeError(`OpenReply.backingFd ${String(fd)} is not a file descriptor`);
+  }
+  return fd;
 }
 
 function statxOut(r: StatxReply): StatxOut {

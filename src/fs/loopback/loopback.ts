@@ -591,7 +591,7 @@ export class Loopback implements Filesystem {
     // FLUSH only serves to drop the closer's POSIX locks (flush()).
     const noflush = this.posixLocks === 'kernel';
     // The fd stays open until RELEASE; the session registers it with the kernel.
-    if (this.passesThrough(flags)) return { fh, passthrough: true, backingFd: fd, noflush };
+    if (this.passesThrough(flags)) return { fh, backingFd: fd, noflush };
     const directIo = (flags & O_DIRECT) !== 0;
     return { fh, directIo, parallelDirectWrites: directIo, noflush };
   }

@@ -65,7 +65,6 @@ function openReply(r: PathOpenResult, what: string): OpenReply {
   const reply: OpenReply = { fh: fhOf(r.fh, what), directIo: r.directIo, keepCache: r.keepCache, nonseekable: r.nonseekable };
   if (r.backingFd !== undefined) {
     if (!Number.isInteger(r.backingFd) || r.backingFd < 0) throw new TypeError(`${what} returned backingFd ${String(r.backingFd)}: expected an open fd`);
-    reply.passthrough = true;
     reply.backingFd = r.backingFd;
   }
   return reply;
