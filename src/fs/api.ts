@@ -241,6 +241,35 @@ export interface DirentPlusSink {
   add(entry: Dirent, lookup: Entry | null): boolean;
 }
 
+/**
+ * Notifications: the server telling the kernel, unasked, that what it cached is out of date
+ * (a file changed behind the mount's back) or giving it data. From `handle.notify` of a
+ * mounted filesystem; every call resolves once the kernel took the notification, and rejects
+ * with the errno it refused it with (ENOENT for a name or inode it does not cache), or ENOTCONN
+ * when the session is not running. Written on libuv's threadpool, never from the thread that
+ * answers requests: the kernel may need one of our replies before it can apply one.
+ */
+export interface Notifier {
+  /**
+   * FUSE_NOTIFY_INVAL_INODE: drops cached data of `nodeid` from `offset` for `length` bytes
+   * (0: to the end) and its cached attributes; a negative offset drops only the attributes.
+   */
+  invalInode(nodeid: number, offset?: number, length?: number): Promise<void>;
+  /**
+   * FUSE_NOTIFY_INVAL_ENTRY: drops the cached name `name` in directory `parent`.
+   * `expireOnly` marks it stale instead (FUSE_EXPIRE_ONLY, Linux 6.2+).
+   */
+  invalEntry(parent: number, name: Name, options?: { expireOnly?: boolean }): Promise<void>;
+  /** FUSE_NOTIFY_DELETE: `name` (inode `child`) was removed from `parent`; open files see it gone. */
+  delete(parent: number, child: number, name: Name): Promise<void>;
+  /** FUSE_NOTIFY_STORE: puts `data` into the page cache of `nodeid` at `offset`. */
+  store(nodeid: number, offset: number, data: Buffer): Promise<void>;
+  /** FUSE_NOTIFY_RETRIEVE: reads back up to `size` bytes of `nodeid`'s page cache at `offset`. */
+  retrieve(nodeid: number, offset: number, size: number): Promise<Buffer>;
+  /** FUSE_NOTIFY_POLL: wakes the poll(2)ers waiting on the handle `kh` that poll() was given. */
+  pollWakeup(kh: bigint): Promise<void>;
+}
+
 /** Extended statx reply: the attributes plus the statx-only fields. */
 export interface StatxReply {
   attrTimeout?: number;

@@ -10,7 +10,8 @@ import { Errno, errnoFromError, errnoName } from '../protocol/errors';
 import type { InitWants, NegotiatedInit } from '../protocol/init';
 import { negotiateInit } from '../protocol/init';
 import {
-  encodeNotifyDelete, encodeNotifyInvalEntry, encodeNotifyInvalInode, encodeNotifyRetrieve, encodeNotifyStoreHeader,
+  encodeNotifyDelete, encodeNotifyInvalEntry, encodeNotifyInvalInode, encodeNotifyPoll, encodeNotifyRetrieve,
+  encodeNotifyStoreHeader,
 } from '../protocol/notify';
 import { OPCODE_TABLE, opcodeName } from '../protocol/opcodes';
 import { encodeEmptyReply, encodeErrorReply, OUT_HEADER_SIZE } from '../protocol/reply';
@@ -707,6 +708,11 @@ export class Session {
   /** Tells the kernel that `name` (inode `child`) was removed from `parent`. */
   notifyDelete(parent: number, child: number, name: string | Buffer): Promise<void> {
     return this.notify(encodeNotifyDelete(parent, child, name));
+  }
+
+  /** Wakes the pollers of the kernel handle `kh` that a POLL request carried. */
+  notifyPoll(kh: bigint): Promise<void> {
+    return this.notify(encodeNotifyPoll(kh));
   }
 
   /** Puts `data` into the page cache of `nodeid` at `offset`. */
