@@ -46,7 +46,10 @@ export type MaybePromise<T> = T | Promise<T>;
  */
 export type Name = string | Buffer;
 
-/** Who is asking: the caller's credentials as the kernel reports them. */
+/**
+ * Who is asking: the request itself (its id, the caller's credentials, its interruption), and
+ * nothing of the filesystem's: what an operation asks for comes as its arguments.
+ */
 export interface RequestContext {
   /** Request id, unique among the requests in flight. */
   readonly unique: number;
@@ -59,22 +62,6 @@ export interface RequestContext {
    * signalled). A handler that stops early should throw FuseError('EINTR').
    */
   readonly signal: AbortSignal;
-  /**
-   * OPEN/CREATE that truncates (O_TRUNC, with atomicOTrunc negotiated) for a
-   * caller without CAP_FSETID, on a filesystem that negotiated
-   * handleKillprivV2: clear setuid, and setgid if group-executable, as a local
-   * filesystem's truncate would (FUSE_OPEN_KILL_SUIDGID).
-   */
-  readonly killSuidgid?: boolean;
-  /**
-   * Passthrough required (`--passthrough require`): throws (ELOOP) when the
-   * kernel would refuse the files of the filesystem the directory `dirFd` is
-   * on as backing files, so that a CREATE can fail before it makes anything
-   * (a file that carries no name, O_TMPFILE, is what the kernel is asked
-   * about; the answer is kept per filesystem). Does nothing otherwise: a
-   * refused open is then served without passthrough. Absent outside a session.
-   */
-  checkBacking?(dirFd: number): void;
 }
 
 /** Context of the operations that create a node: the caller's umask applies. */
@@ -291,6 +278,14 @@ export interface ConnectionInfo {
   maxReadahead: number;
   /** True when FUSE_PASSTHROUGH was negotiated: open replies may carry a backingFd. */
   passthrough: boolean;
+  /**
+   * Passthrough required (`--passthrough require`): throws (ELOOP) when the kernel would
+   * refuse the files of the filesystem the directory `dirFd` is on as backing files, so that a
+   * CREATE can fail before it makes anything (a file that carries no name, O_TMPFILE, is what
+   * the kernel is asked about; the answer is kept per filesystem). Does nothing otherwise: a
+   * refused open is then served without passthrough.
+   */
+  checkBacking(dirFd: number): void;
 }
 
 /** Features a filesystem asks the session to negotiate at INIT. */
@@ -361,8 +356,14 @@ export interface Filesystem {
   /** flags: RENAME_NOREPLACE (1), RENAME_EXCHANGE (2), RENAME_WHITEOUT (4), or 0. */
   rename?(ctx: RequestContext, parent: number, name: Name, newParent: number, newName: Name, flags: number): MaybePromise<void>;
   link?(ctx: RequestContext, nodeid: number, newParent: number, newName: Name): MaybePromise<Entry>;
-  /** flags: the open(2) flags (O_CREAT/O_EXCL/O_NOCTTY are filtered by the kernel). */
-  open?(ctx: RequestContext, nodeid: number, flags: number): MaybePromise<OpenReply>;
+  /**
+   * flags: the open(2) flags (O_CREAT/O_EXCL/O_NOCTTY are filtered by the kernel).
+   * killSuidgid (FUSE_OPEN_KILL_SUIDGID): an open that truncates (O_TRUNC, with atomicOTrunc
+   * negotiated) by a caller without CAP_FSETID, on a filesystem that negotiated
+   * handleKillprivV2: clear setuid, and setgid if group-executable, as a local filesystem's
+   * truncate would.
+   */
+  open?(ctx: RequestContext, nodeid: number, flags: number, killSuidgid: boolean): MaybePromise<OpenReply>;
   /**
    * Return at most `size` bytes; fewer only at end of file (or with direct I/O). Bytes returned
    * directly (not in a promise) are written to the kernel before the session takes the next
@@ -401,7 +402,8 @@ export interface Filesystem {
   removexattr?(ctx: RequestContext, nodeid: number, name: Name): MaybePromise<void>;
   /** mask: R_OK/W_OK/X_OK/F_OK. */
   access?(ctx: RequestContext, nodeid: number, mask: number): MaybePromise<void>;
-  create?(ctx: CreateContext, parent: number, name: Name, mode: number, flags: number): MaybePromise<CreateReply>;
+  /** killSuidgid: as for open(), when CREATE opens a file that exists (O_TRUNC without O_EXCL). */
+  create?(ctx: CreateContext, parent: number, name: Name, mode: number, flags: number, killSuidgid: boolean): MaybePromise<CreateReply>;
   getlk?(ctx: RequestContext, nodeid: number, fh: number, owner: bigint, lock: FileLock): MaybePromise<FileLock>;
   /** `sleep` is true for F_SETLKW: wait for the lock (honour ctx.signal). */
   setlk?(ctx: RequestContext, nodeid: number, fh: number, owner: bigint, lock: FileLock, sleep: boolean): MaybePromise<void>;

@@ -22,6 +22,7 @@ import {
 import type { ForgetOne, KnownOpcode, Request, RequestOf } from '../protocol/requests';
 import type { EntryOut, OpenOut, StatxOut } from '../protocol/types';
 import { splitTimeout } from '../protocol/types';
+import type { BackingRegistry } from '../kernel/backing';
 import type { Dispatcher, Reply, RequestContext } from '../kernel/session';
 import {
   F_RDLCK, F_WRLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN,
@@ -332,8 +333,7 @@ const TABLE: Table = {
   [Opcode.OPEN]: {
     needs: ['open'],
     run: (fs, req, ctx) => {
-      ctx.killSuidgid = (req.openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0;
-      return then(fs.open!(ctx, req.header.nodeid, req.flags),
+      return then(fs.open!(ctx, req.header.nodeid, req.flags, (req.openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0),
         (r) => then(fileOpenOut(fs, ctx, req.header.nodeid, r, req.flags), (open) => encodeOpenReply(req.header.unique, open)));
     },
   },
@@ -436,8 +436,8 @@ const TABLE: Table = {
     needs: ['create'],
     run: (fs, req, ctx) => {
       ctx.umask = req.umask;
-      ctx.killSuidgid = (req.openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0;
-      return then(fs.create!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes), req.mode, req.flags),
+      return then(fs.create!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes), req.mode, req.flags,
+        (req.openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0),
         (r) => then(fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, r), (open) => encodeCreateReply(req.header.unique, entryOut(r), open)));
     },
   },
@@ -532,6 +532,8 @@ export class Bridge implements Dispatcher {
   private readonly handlers: (Handler<KnownOpcode> | undefined)[] = [];
   /** What the filesystem's init() was shown. */
   connection: ConnectionInfo | null = null;
+  /** The serving session's backing ids (useBacking()), for ConnectionInfo.checkBacking. */
+  private backing: BackingRegistry | null = null;
 
   constructor(private readonly fs: Filesystem) {
     for (const [op, row] of Object.entries(TABLE) as [string, Row<KnownOpcode>][]) {
@@ -551,6 +553,10 @@ export class Bridge implements Dispatcher {
   /** The largest WRITE the filesystem accepts; the session's read buffers are sized from it. */
   get maxWrite(): number {
     return this.fs.features?.maxWrite ?? DEFAULT_MAX_WRITE;
+  }
+
+  useBacking(registry: BackingRegistry | null): void {
+    this.backing = registry;
   }
 
   initWants(): InitWants {
@@ -587,6 +593,7 @@ export class Bridge implements Dispatcher {
       maxWrite: negotiated.maxWrite,
       maxReadahead: negotiated.maxReadahead,
       passthrough: negotiated.passthrough,
+      checkBacking: (dirFd: number) => this.backing?.checkDir(dirFd),
     };
     await this.fs.init?.(this.connection);
   }

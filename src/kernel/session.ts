@@ -46,6 +46,8 @@ export interface Dispatcher {
   destroy?(): void | Promise<void>;
   /** With passthrough: the directory backing files come from, checked at start (startPassthrough). */
   readonly backingDirFd?: number;
+  /** Given the session's backing ids when the session is made (null without passthrough). */
+  useBacking?(registry: BackingRegistry | null): void;
 }
 
 /**
@@ -59,8 +61,6 @@ export class RequestContext {
   readonly pid: number;
   /** The caller's umask, for operations that create a node (set by the dispatcher). */
   umask = 0;
-  /** OPEN/CREATE with O_TRUNC: FUSE_OPEN_KILL_SUIDGID, clear suid/sgid (set by the dispatcher). */
-  killSuidgid = false;
   /** True once INTERRUPT arrived for this request (or the session ended under it). */
   interrupted = false;
   /** Set when --debug timing is on. */
@@ -107,11 +107,6 @@ export class RequestContext {
     const out = backing.open(nodeid, intent);
     this.onUndelivered(() => backing.notDelivered(nodeid, intent.fh));
     return out;
-  }
-
-  /** Before a CREATE makes anything in `dirFd`: see BackingRegistry.checkDir. */
-  checkBacking(dirFd: number): void {
-    this.backing?.checkDir(dirFd);
   }
 
   /**
@@ -267,6 +262,7 @@ export class Session {
       debug: this.debug,
       shared: b.shared,
     });
+    dispatcher.useBacking?.(this.backing);
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;

@@ -224,6 +224,8 @@ export class Loopback implements Filesystem {
   private readonly dirs: DirHandles;
   private readonly passthrough: PassthroughPolicy;
   private passthroughGranted = false;
+  /** The session's passthrough policy for a CREATE in `dirFd` (ConnectionInfo.checkBacking, from init()). */
+  private checkBacking: (dirFd: number) => void = () => {};
   readonly posixLocks: PosixLockKeeper;
   /** destroy() ran: every fd is closed, and none may be kept after. */
   private destroyed = false;
@@ -281,7 +283,7 @@ export class Loopback implements Filesystem {
       // One is still sent before the first write after each attribute
       // refresh (a new inode, a LOOKUP, a SETATTR reply clear S_NOSEC).
       handleKillprivV2: true,
-      // O_TRUNC comes with the OPEN (with ctx.killSuidgid) instead of as a
+      // O_TRUNC comes with the OPEN (with its killSuidgid) instead of as a
       // SETATTR after it: one round trip and one backing open fewer per
       // truncating open, and one GETXATTR security.capability fewer (the
       // SETATTR reply refreshed the attributes, which clears S_NOSEC).
@@ -304,6 +306,7 @@ export class Loopback implements Filesystem {
 
   init(conn: ConnectionInfo): void {
     this.passthroughGranted = conn.passthrough;
+    this.checkBacking = (dirFd) => conn.checkBacking?.(dirFd);
     this.writeback = conn.flags.has('FUSE_WRITEBACK_CACHE');
   }
 
@@ -596,7 +599,7 @@ export class Loopback implements Filesystem {
     return { fh, directIo, parallelDirectWrites: directIo, noflush };
   }
 
-  open(ctx: RequestContext, nodeid: number, flags: number): MaybePromise<OpenReply> {
+  open(ctx: RequestContext, nodeid: number, flags: number, killSuidgid = false): MaybePromise<OpenReply> {
     const inode = this.inodes.get(nodeid);
     // Reopening a symlink's O_PATH fd through /proc gives ELOOP anyway; never try.
     if (inode.type === S_IFLNK) throw new FuseError('ELOOP');
@@ -605,7 +608,7 @@ export class Loopback implements Filesystem {
     if (inode.type !== S_IFREG) throw new FuseError(inode.type === S_IFDIR ? 'EISDIR' : 'ENXIO');
     // /proc/self/fd/N reopens the inode the O_PATH fd holds: no name is walked.
     const fd = sys.openat(sys.AT_FDCWD, procPath(this.inodes.fd(inode)), this.backingFlags(flags));
-    return this.committing(ctx, this.opened(inode, fd, flags), flags);
+    return this.committing(ctx, this.opened(inode, fd, flags), flags, killSuidgid);
   }
 
   /**
@@ -615,9 +618,9 @@ export class Loopback implements Filesystem {
    * the kernel refuses (ELOOP for a filesystem stacked too deep, with
    * `--passthrough require`) then fails having changed nothing.
    */
-  private committing(ctx: RequestContext, reply: OpenReply, flags: number): OpenReply {
+  private committing(ctx: RequestContext, reply: OpenReply, flags: number, openKillsSuidgid: boolean): OpenReply {
     const truncates = (flags & O_TRUNC) !== 0;
-    const kills = this.killsSuidgidOnOpen(ctx, flags);
+    const kills = this.killsSuidgidOnOpen(ctx, flags, openKillsSuidgid);
     if (!truncates && !kills) return reply;
     const handle = this.files.get(reply.fh);
     const commit = async (): Promise<void> => {
@@ -635,7 +638,7 @@ export class Loopback implements Filesystem {
   }
 
   /**
-   * A truncating open by a caller without CAP_FSETID (ctx.killSuidgid) clears
+   * A truncating open by a caller without CAP_FSETID (FUSE_OPEN_KILL_SUIDGID) clears
    * suid/sgid, as truncate(2) would on a local filesystem.
    *
    * With HANDLE_KILLPRIV_V2 the kernel leaves clearing suid/sgid on write to
@@ -647,26 +650,26 @@ export class Loopback implements Filesystem {
    * the inode already has passthrough opens. The difference from a native
    * file: the bits go at open rather than at the first write.
    */
-  private killsSuidgidOnOpen(ctx: RequestContext, flags: number): boolean {
-    const truncates = (flags & O_TRUNC) !== 0 && ctx.killSuidgid === true;
+  private killsSuidgidOnOpen(ctx: RequestContext, flags: number, openKillsSuidgid: boolean): boolean {
+    const truncates = (flags & O_TRUNC) !== 0 && openKillsSuidgid;
     const writesThrough = this.passthroughGranted && ctx.uid !== 0 && (flags & O_ACCMODE) !== O_RDONLY;
     return truncates || writesThrough;
   }
 
-  create(ctx: CreateContext, parent: number, name: Name, mode: number, flags: number): CreateReply {
+  create(ctx: CreateContext, parent: number, name: Name, mode: number, flags: number, killSuidgid = false): CreateReply {
     checkName(name);
     const dir = this.inodes.get(parent);
     const dirFd = this.inodes.fd(dir);
     // With passthrough required, an open the kernel would refuse fails before the file exists.
-    if (this.passesThrough(flags)) ctx.checkBacking?.(dirFd);
+    if (this.passesThrough(flags)) this.checkBacking(dirFd);
     const { fd, made } = openOrCreate(dirFd, name, this.backingFlags(flags), (flags & O_EXCL) !== 0, mode & MODE_BITS);
-    return this.openedNew(ctx, dir, name, fd, made, flags, S_IFREG | mode);
+    return this.openedNew(ctx, dir, name, fd, made, flags, S_IFREG | mode, killSuidgid);
   }
 
   async tmpfile(ctx: CreateContext, parent: number, mode: number, flags: number): Promise<CreateReply> {
     const dir = this.inodes.get(parent);
     const fd = sys.openat(this.inodes.fd(dir), '.', this.backingFlags(flags) | sys.O_TMPFILE, mode & MODE_BITS);
-    return this.openedNew(ctx, dir, '', fd, true, flags, S_IFREG | mode);
+    return this.openedNew(ctx, dir, '', fd, true, flags, S_IFREG | mode, false);
   }
 
   /**
@@ -675,7 +678,7 @@ export class Loopback implements Filesystem {
    * open fails (abandon()); an existing one is opened as open() does.
    */
   private openedNew(ctx: CreateContext, dir: Inode, name: string | Buffer, fd: number, made: boolean, flags: number,
-    mode: number): CreateReply {
+    mode: number, killSuidgid: boolean): CreateReply {
     let found: Found | undefined;
     try {
       // The O_PATH fd comes from the open file itself, not from the name,
@@ -690,7 +693,7 @@ export class Loopback implements Filesystem {
       throw err;
     }
     const open = this.opened(found.inode, fd, flags);
-    if (!made) return { ...this.entry(found), open: this.committing(ctx, open, flags) };
+    if (!made) return { ...this.entry(found), open: this.committing(ctx, open, flags, killSuidgid) };
     const { stat } = found;
     return { ...this.entry(found), open, abandon: name === '' ? undefined : () => this.unmake(dir, name, stat) };
   }
