@@ -179,6 +179,43 @@ t.test('notifications reach the kernel: inval_inode, inval_entry, store, retriev
   await m.notify.store(innerId, 0, Buffer.from('INSIDE\n'));
   t.equal((await m.notify.retrieve(innerId, 0, 7)).toString(), 'INSIDE\n', 'retrieve reads back what store put in the page cache');
   t.equal((await m.stats()).requests.NOTIFY_REPLY, 1);
+
+  const link = path.join(m.mountpoint, 'link');
+  t.ok((await fs.promises.lstat(link)).isSymbolicLink());
+  const linkId = mem.get(1).children.get('link')!;
+  mem.get(1).children.delete('link');
+  t.ok((await fs.promises.lstat(link)).isSymbolicLink(), 'cached name');
+  await m.notify.delete(1, linkId, 'link');
+  await t.rejects(fs.promises.lstat(link), { code: 'ENOENT' }, 'delete dropped it');
+});
+
+t.test('a poll wakeup through the Notifier reaches a waiting poll(2)', async (t) => {
+  const POLLIN = 1;
+  const mem = sampleFs();
+  let kh: bigint | null = null;
+  let ready = false;
+  let asked: () => void = () => {};
+  const firstPoll = new Promise<void>((resolve) => (asked = resolve));
+  Object.assign(mem, {
+    async poll(_ctx: unknown, _nodeid: number, _fh: number, _events: number, handle: bigint | null): Promise<number> {
+      if (handle !== null) kh = handle;
+      if (!ready) asked();
+      return ready ? POLLIN : 0;
+    },
+  });
+  const m = await mountHere(t, mem);
+  // A poll(2) that waits up to 20 s: only the wakeup can end it early with POLLIN.
+  const script = 'import select,sys\nf=open(sys.argv[1])\np=select.poll()\np.register(f, select.POLLIN)\nprint(p.poll(20000))';
+  const started = Date.now();
+  const child = run('python3', ['-c', script, path.join(m.mountpoint, 'hello.txt')]);
+  await firstPoll;
+  t.not(kh, null, 'the kernel asked to be told');
+  ready = true;
+  await m.notify.pollWakeup(kh!);
+  const r = await child;
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^\[\(\d+, 1\)\]/, 'poll(2) returned POLLIN');
+  t.ok(Date.now() - started < 15000, 'woken, not timed out');
 });
 
 t.test('mount errors say why', async (t) => {
