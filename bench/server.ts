@@ -82,7 +82,7 @@ async function main(argv: readonly string[]): Promise<void> {
     ioUring: flags['io-uring'] === 'require' ? 'require' : flags['io-uring'] === 'on',
   };
   const handle = await mount(filesystem, mnt, options);
-  if (passthrough === 'require' && handle.session.negotiated?.passthrough !== true) {
+  if (passthrough === 'require' && handle.negotiated?.passthrough !== true) {
     await handle.unmount({ lazy: true }).catch(() => undefined);
     throw new Error('--passthrough=require: FUSE passthrough was not negotiated at INIT (see `tsfuse probe`)');
   }

@@ -1,21 +1,30 @@
-// The bytes a handler is given (ctx.nameBytes, ctx.newNameBytes, ctx.targetBytes, WRITE data)
-// stay its own across an await, through the real kernel: each handler here waits until other
-// requests, with other names, have been read from /dev/fuse after its own, and only then reads
-// the bytes it was given. The transport reads every request into the same buffer unless one is
-// kept, so a view into it would show the later request's bytes.
+// The names and data a handler is given stay its own across an await, through the real kernel:
+// each handler here waits until other requests, with other names, have been read from /dev/fuse
+// after its own, and only then reads what it was given. The transport reads every request into
+// the same buffer unless one is kept, so a view into it would show the later request's bytes.
+// The held names are not UTF-8, so they arrive as Buffers (api.ts, Name); one that is valid
+// UTF-8, U+FFFD included, arrives as a string.
 import t from 'tap';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import type { CreateContext, CreateReply, Entry, RequestContext } from '../src/fs/api';
+import type { CreateContext, CreateReply, Entry, Name, RequestContext } from '../src/fs/api';
 import { FuseError } from '../src/fs/errors';
 import { MemFs } from './helpers/memfs';
 import { mountHere, run } from './helpers/mounted';
 
 const S_IFIFO = 0o010000;
 
-/** A MemFs whose name operations hold at a gate, then record the bytes they were given. */
+/** `text` + 0xff: not UTF-8 (0xff never occurs in UTF-8). */
+const bytes = (text: string): Buffer => Buffer.concat([Buffer.from(text), Buffer.from([0xff])]);
+
+/** MemFs keys its names by strings: a Buffer name by its latin1 reading (0xff is 'ÿ'). */
+const key = (name: Name): string => (typeof name === 'string' ? name : name.toString('latin1'));
+
+/** How a name was given: a string as it is, a Buffer as `<latin1 reading>`. */
+const shown = (name: Name): string => (typeof name === 'string' ? name : `<${name.toString('latin1')}>`);
+
+/** A MemFs whose name operations hold at a gate, then record the names they were given. */
 class HoldingFs extends MemFs {
-  /** What each held handler read after the gate: `op name [second]`, from the byte fields. */
+  /** What each held handler read after the gate: `op name [second]`. */
   readonly seen: string[] = [];
   private arrivedResolve: (() => void) | null = null;
   private gate: Promise<void> = Promise.resolve();
@@ -37,63 +46,63 @@ class HoldingFs extends MemFs {
     await this.gate;
   }
 
-  private record(op: string, ...bytes: (Buffer | undefined)[]): void {
-    this.seen.push([op, ...bytes.map((b) => (b === undefined ? '(none)' : b.toString('latin1')))].join(' '));
+  private record(op: string, ...given: Name[]): void {
+    this.seen.push([op, ...given.map(shown)].join(' '));
   }
 
-  override async lookup(ctx: RequestContext, parent: number, name: string): Promise<Entry> {
-    if (name.startsWith('held-')) {
+  override async lookup(ctx: RequestContext, parent: number, name: Name): Promise<Entry> {
+    if (key(name).startsWith('held-')) {
       await this.hold();
-      this.record('lookup', ctx.nameBytes);
+      this.record('lookup', name);
     }
-    return super.lookup(ctx, parent, name);
+    return super.lookup(ctx, parent, key(name));
   }
 
-  override async mkdir(ctx: CreateContext, parent: number, name: string, mode: number): Promise<Entry> {
+  override async mkdir(ctx: CreateContext, parent: number, name: Name, mode: number): Promise<Entry> {
     await this.hold();
-    this.record('mkdir', ctx.nameBytes);
-    return super.mkdir(ctx, parent, name, mode);
+    this.record('mkdir', name);
+    return super.mkdir(ctx, parent, key(name), mode);
   }
 
-  override async create(ctx: CreateContext, parent: number, name: string, mode: number): Promise<CreateReply> {
+  override async create(ctx: CreateContext, parent: number, name: Name, mode: number): Promise<CreateReply> {
     await this.hold();
-    this.record('create', ctx.nameBytes);
-    return super.create(ctx, parent, name, mode);
+    this.record('create', name);
+    return super.create(ctx, parent, key(name), mode);
   }
 
-  async mknod(ctx: CreateContext, parent: number, name: string, mode: number): Promise<Entry> {
+  async mknod(ctx: CreateContext, parent: number, name: Name, mode: number): Promise<Entry> {
     await this.hold();
-    this.record('mknod', ctx.nameBytes);
-    const id = this.addFile(parent, name, '', mode & 0o7777);
+    this.record('mknod', name);
+    const id = this.addFile(parent, key(name), '', mode & 0o7777);
     this.get(id).mode = S_IFIFO | (mode & 0o7777);
-    return this.lookup(ctx, parent, name);
+    return super.lookup(ctx, parent, key(name));
   }
 
-  async symlink(ctx: CreateContext, parent: number, name: string, target: string): Promise<Entry> {
+  async symlink(ctx: CreateContext, parent: number, name: Name, target: Name): Promise<Entry> {
     await this.hold();
-    this.record('symlink', ctx.nameBytes, ctx.targetBytes);
-    this.addSymlink(parent, name, target);
-    return this.lookup(ctx, parent, name);
+    this.record('symlink', name, target);
+    this.addSymlink(parent, key(name), key(target));
+    return super.lookup(ctx, parent, key(name));
   }
 
-  async rename(ctx: RequestContext, parent: number, name: string, newParent: number, newName: string): Promise<void> {
+  async rename(ctx: RequestContext, parent: number, name: Name, newParent: number, newName: Name): Promise<void> {
     await this.hold();
-    this.record('rename', ctx.nameBytes, ctx.newNameBytes);
-    const id = this.get(parent).children.get(name);
+    this.record('rename', name, newName);
+    const id = this.get(parent).children.get(key(name));
     if (id === undefined) throw new FuseError('ENOENT');
-    this.get(parent).children.delete(name);
-    this.get(newParent).children.set(newName, id);
+    this.get(parent).children.delete(key(name));
+    this.get(newParent).children.set(key(newName), id);
   }
 
-  override async unlink(ctx: RequestContext, parent: number, name: string): Promise<void> {
+  override async unlink(ctx: RequestContext, parent: number, name: Name): Promise<void> {
     await this.hold();
-    this.record('unlink', ctx.nameBytes);
-    return super.unlink(ctx, parent, name);
+    this.record('unlink', name);
+    return super.unlink(ctx, parent, key(name));
   }
 
   override async write(ctx: RequestContext, nodeid: number, fh: number, offset: number, data: Buffer): Promise<number> {
     await this.hold();
-    this.record('write', data);
+    this.record('write', data.toString('latin1'));
     return super.write(ctx, nodeid, fh, offset, data);
   }
 }
@@ -103,12 +112,12 @@ t.test('a handler reads its names and data after other requests arrived: still i
   // a held MKDIR holds its directory's lock, so the others look up names in another directory.
   const mem = new HoldingFs({ timeout: 60 });
   const other = mem.mkdirp(1, 'other');
-  mem.addFile(1, 'held-file', '');
-  mem.addFile(1, 'old-name', '');
-  mem.addFile(1, 'doomed', '');
+  mem.addFile(1, key(bytes('held-file')), '');
+  mem.addFile(1, key(bytes('old-name')), '');
+  mem.addFile(1, key(bytes('doomed')), '');
   mem.addFile(other, 'x', '');
   const m = await mountHere(t, mem);
-  const p = (name: string): string => path.join(m.mountpoint, name);
+  const p = (name: string | Buffer): Buffer => Buffer.concat([Buffer.from(m.mountpoint + '/'), Buffer.from(name)]);
   await fs.promises.stat(p('other/x')); // 'other' is in the dcache from now on
 
   /** Runs `op` until its handler holds, sends LOOKUPs of other names, then lets it go. */
@@ -129,14 +138,15 @@ t.test('a handler reads its names and data after other requests arrived: still i
     await done;
   };
 
-  await held(() => fs.promises.stat(p('held-file')));
-  await held(() => fs.promises.mkdir(p('new-directory')));
-  await held(() => fs.promises.writeFile(p('created-file'), ''));
-  await held(async () => t.equal((await run('mkfifo', [p('a-fifo')])).code, 0, 'mkfifo'));
-  await held(() => fs.promises.symlink('target/of/the-link', p('a-link')));
-  await held(() => fs.promises.rename(p('old-name'), p('new-name')));
-  await held(() => fs.promises.unlink(p('doomed')));
-  const fh = await fs.promises.open(p('held-file'), 'r+');
+  await held(() => fs.promises.stat(p(bytes('held-file'))));
+  await held(() => fs.promises.mkdir(p(bytes('new-directory'))));
+  await held(() => fs.promises.writeFile(p(bytes('created-file')), ''));
+  // Valid UTF-8 (EF BF BD), though it reads as a decoding error: a string.
+  await held(async () => t.equal((await run('mkfifo', [m.mountpoint + '/a-fifo-\ufffd'])).code, 0, 'mkfifo'));
+  await held(() => fs.promises.symlink(bytes('target/of/the-link'), p(bytes('a-link'))));
+  await held(() => fs.promises.rename(p(bytes('old-name')), p(bytes('new-name'))));
+  await held(() => fs.promises.unlink(p(bytes('doomed'))));
+  const fh = await fs.promises.open(p(bytes('held-file')), 'r+');
   try {
     await held(() => fh.write(Buffer.from('data written through the mount'), 0, undefined, 0));
   } finally {
@@ -144,14 +154,16 @@ t.test('a handler reads its names and data after other requests arrived: still i
   }
 
   t.same(mem.seen, [
-    'lookup held-file',
-    'mkdir new-directory',
-    'create created-file',
-    'mknod a-fifo',
-    'symlink a-link target/of/the-link',
-    'rename old-name new-name',
-    'unlink doomed',
+    'lookup <held-fileÿ>',
+    'mkdir <new-directoryÿ>',
+    'create <created-fileÿ>',
+    'mknod a-fifo-\ufffd',
+    'symlink <a-linkÿ> <target/of/the-linkÿ>',
+    'rename <old-nameÿ> <new-nameÿ>',
+    'unlink <doomedÿ>',
     'write data written through the mount',
   ]);
-  t.same((await fs.promises.readdir(m.mountpoint)).sort(), ['a-fifo', 'a-link', 'created-file', 'held-file', 'new-directory', 'new-name', 'other']);
+  // Listed as MemFs keeps them: the latin1 readings, encoded as UTF-8.
+  t.same((await fs.promises.readdir(m.mountpoint)).sort(),
+    ['a-fifo-\ufffd', 'a-linkÿ', 'created-fileÿ', 'held-fileÿ', 'new-directoryÿ', 'new-nameÿ', 'other']);
 });

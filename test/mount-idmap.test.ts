@@ -37,7 +37,7 @@ async function idmapped(t: Test, source: string): Promise<{ target: string; resu
 t.test('with allowIdmap: an idmapped mount shows and creates files through the mapping', { skip }, async (t) => {
   // allow_other: the mapped user is not the mount's owner, who alone may use it otherwise.
   const { src, handle } = await loopbackMount(t, { allowIdmap: true, defaultPermissions: true, allowOther: true });
-  t.ok(handle.session.negotiated?.flags.includes('FUSE_ALLOW_IDMAP'), 'INIT granted FUSE_ALLOW_IDMAP');
+  t.ok(handle.negotiated?.flags.includes('FUSE_ALLOW_IDMAP'), 'INIT granted FUSE_ALLOW_IDMAP');
   const { target, result } = await idmapped(t, handle.mountpoint);
   t.equal(result, 'ok', 'the idmapped mount was made');
   if (result !== 'ok') return;
@@ -52,7 +52,7 @@ t.test('with allowIdmap: an idmapped mount shows and creates files through the m
 
 t.test('without allowIdmap the kernel refuses the idmapped mount', { skip }, async (t) => {
   const { handle } = await loopbackMount(t, { defaultPermissions: true });
-  t.notOk(handle.session.negotiated?.flags.includes('FUSE_ALLOW_IDMAP'), 'not asked for');
+  t.notOk(handle.negotiated?.flags.includes('FUSE_ALLOW_IDMAP'), 'not asked for');
   t.equal((await idmapped(t, handle.mountpoint)).result, 'mount_setattr: EINVAL');
 });
 

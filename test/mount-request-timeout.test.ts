@@ -56,7 +56,7 @@ t.test('a request left unanswered past requestTimeout aborts the connection; the
   const fs_ = stuckFilesystem();
   t.teardown(() => fs_.release()); // should the kernel not abort, the test still ends
   const handle = await mountHere(t, fs_, { requestTimeout: 1 });
-  t.equal(handle.session.negotiated?.requestTimeout, 1, 'INIT granted a timeout of 1 s');
+  t.equal(handle.negotiated?.requestTimeout, 1, 'INIT granted a timeout of 1 s');
   // The kernel checks for expired requests periodically (about every 15 s): a generous bound.
   const r = await statInChild(path.join(handle.mountpoint, 'stuck'), 90_000).result;
   if (r === 'waiting') {
@@ -73,7 +73,7 @@ t.test('without requestTimeout the same request waits for the server', { skip },
   const fs_ = stuckFilesystem();
   t.teardown(() => fs_.release());
   const handle = await mountHere(t, fs_);
-  t.equal(handle.session.negotiated?.requestTimeout, 0, 'no timeout asked for');
+  t.equal(handle.negotiated?.requestTimeout, 0, 'no timeout asked for');
   const stat = statInChild(path.join(handle.mountpoint, 'stuck'), 20_000);
   t.equal(await stat.result, 'waiting', 'stat was still waiting after 20 s, past the kernel\'s 15 s check');
   fs_.release();

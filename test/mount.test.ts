@@ -32,7 +32,7 @@ t.test('contents, attributes and a symlink, through cat, stat, ls -l, dd and fs'
   t.ok(st.isSymbolicLink());
   await fs.promises.writeFile(p('dir/new.txt'), 'written through the mount');
   t.equal((await run('cat', [p('dir/new.txt')])).stdout, 'written through the mount');
-  const s = m.session.stats();
+  const s = (await m.stats());
   t.ok(s.requests.LOOKUP > 0 && s.requests.READ > 0 && s.requests.WRITE > 0, 'the counters saw the traffic');
 });
 
@@ -42,7 +42,7 @@ t.test('ENOENT', async (t) => {
   const r = await run('stat', [path.join(m.mountpoint, 'dir/missing')]);
   t.not(r.code, 0);
   t.match(r.stderr, /No such file or directory/);
-  t.ok(m.session.stats().errors.LOOKUP >= 2);
+  t.ok((await m.stats()).errors.LOOKUP >= 2);
 });
 
 t.test('readdir with many entries: more than one READDIR page', async (t) => {
@@ -59,7 +59,7 @@ t.test('readdir with many entries: more than one READDIR page', async (t) => {
   t.same(listed.sort(), names, 'every entry, once');
   const ls = await run('ls', ['-1', path.join(m.mountpoint, 'big')]);
   t.equal(ls.stdout.split('\n').filter(Boolean).length, 3000, 'ls sees them all');
-  t.ok(m.session.stats().requests.READDIR > 2, `${m.session.stats().requests.READDIR} READDIR requests`);
+  t.ok((await m.stats()).requests.READDIR > 2, `${(await m.stats()).requests.READDIR} READDIR requests`);
 });
 
 t.test('a handler that throws: EIO to the caller, one log line, and the server goes on', async (t) => {
@@ -145,21 +145,58 @@ t.test('notifications reach the kernel: inval_inode, inval_entry, store, retriev
   const id = mem.get(1).children.get('hello.txt')!;
   mem.get(id).data = Buffer.from('changed behind the cache\n');
   t.equal((await fs.promises.stat(hello)).size, 13, 'cached attributes');
-  await m.session.notifyInvalInode(id, -1, 0);
+  await m.notify.invalInode(id, -1, 0);
   t.equal((await fs.promises.stat(hello)).size, 25, 'inval_inode dropped them');
 
   mem.get(1).children.delete('hello.txt');
   t.ok((await fs.promises.stat(hello)).isFile(), 'cached name');
-  await m.session.notifyInvalEntry(1, 'hello.txt');
+  await m.notify.invalEntry(1, 'hello.txt');
   await t.rejects(fs.promises.stat(hello), { code: 'ENOENT' }, 'inval_entry dropped it');
-  await t.rejects(m.session.notifyInvalEntry(1, 'never-looked-up'), { code: 'ENOENT' });
+  await t.rejects(m.notify.invalEntry(1, 'never-looked-up'), { code: 'ENOENT' });
 
   const inner = path.join(m.mountpoint, 'dir/inner.txt');
   t.equal(await fs.promises.readFile(inner, 'utf8'), 'inside\n');
   const innerId = mem.get(mem.get(1).children.get('dir')!).children.get('inner.txt')!;
-  await m.session.notifyStore(innerId, 0, Buffer.from('INSIDE\n'));
-  t.equal((await m.session.notifyRetrieve(innerId, 0, 7)).toString(), 'INSIDE\n', 'retrieve reads back what store put in the page cache');
-  t.equal(m.session.stats().requests.NOTIFY_REPLY, 1);
+  await m.notify.store(innerId, 0, Buffer.from('INSIDE\n'));
+  t.equal((await m.notify.retrieve(innerId, 0, 7)).toString(), 'INSIDE\n', 'retrieve reads back what store put in the page cache');
+  t.equal((await m.stats()).requests.NOTIFY_REPLY, 1);
+
+  const link = path.join(m.mountpoint, 'link');
+  t.ok((await fs.promises.lstat(link)).isSymbolicLink());
+  const linkId = mem.get(1).children.get('link')!;
+  mem.get(1).children.delete('link');
+  t.ok((await fs.promises.lstat(link)).isSymbolicLink(), 'cached name');
+  await m.notify.delete(1, linkId, 'link');
+  await t.rejects(fs.promises.lstat(link), { code: 'ENOENT' }, 'delete dropped it');
+});
+
+t.test('a poll wakeup through the Notifier reaches a waiting poll(2)', async (t) => {
+  const POLLIN = 1;
+  const mem = sampleFs();
+  let kh: bigint | null = null;
+  let ready = false;
+  let asked: () => void = () => {};
+  const firstPoll = new Promise<void>((resolve) => (asked = resolve));
+  Object.assign(mem, {
+    async poll(_ctx: unknown, _nodeid: number, _fh: number, _events: number, handle: bigint | null): Promise<number> {
+      if (handle !== null) kh = handle;
+      if (!ready) asked();
+      return ready ? POLLIN : 0;
+    },
+  });
+  const m = await mountHere(t, mem);
+  // A poll(2) that waits up to 20 s: only the wakeup can end it early with POLLIN.
+  const script = 'import select,sys\nf=open(sys.argv[1])\np=select.poll()\np.register(f, select.POLLIN)\nprint(p.poll(20000))';
+  const started = Date.now();
+  const child = run('python3', ['-c', script, path.join(m.mountpoint, 'hello.txt')]);
+  await firstPoll;
+  t.not(kh, null, 'the kernel asked to be told');
+  ready = true;
+  await m.notify.pollWakeup(kh!);
+  const r = await child;
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^\[\(\d+, 1\)\]/, 'poll(2) returned POLLIN');
+  t.ok(Date.now() - started < 15000, 'woken, not timed out');
 });
 
 t.test('mount errors say why', async (t) => {

@@ -85,7 +85,7 @@ async function start(offer: { minor?: number; flags?: number; flags2?: number },
   const fs: Filesystem = {
     features: options.features ?? { passthrough: true },
     async open(): Promise<OpenReply> {
-      return { fh: fh++, passthrough: true, backingFd: BACKING_FD, keepCache: true };
+      return { fh: fh++, backingFd: BACKING_FD, keepCache: true };
     },
     // Present so that the bridge adds no FOPEN_NOFLUSH of its own: the flags seen are ours.
     async flush(): Promise<void> {},

@@ -44,7 +44,7 @@ if (process.getuid?.() !== 0) {
     t.equal(await fs.promises.readFile(path.join(m.mountpoint, 'f'), 'utf8'), 'over /dev/fuse');
     t.equal(lines.length, 1, `one line: ${lines.join(' | ')}`);
     t.match(lines[0], /not io_uring.*enable_uring.*echo Y/, 'it says why and how to turn it on');
-    const stats = m.session.stats();
+    const stats = await m.stats();
     t.equal(stats.ioUring?.active, false, 'the rings are not serving');
     t.equal(stats.ioUring?.requests, 0);
     t.ok(stats.requests.READ > 0, 'the read came over /dev/fuse');
@@ -146,7 +146,7 @@ if (process.getuid?.() !== 0) {
     const m = await interruptHangingLookup(t, { ioUring: 'require' });
     // The ring entry that held it serves again.
     t.equal((await run('cat', [path.join(m.mountpoint, 'hello.txt')])).stdout.trim(), 'hello, world');
-    t.ok((m.session.stats().ioUring?.requests ?? 0) > 0, 'requests came through the rings');
+    t.ok(((await m.stats()).ioUring?.requests ?? 0) > 0, 'requests came through the rings');
   });
 
   t.test('notifications over io_uring: store and retrieve, more retrieves than ring entries', async (t) => {
@@ -156,19 +156,19 @@ if (process.getuid?.() !== 0) {
     const inner = path.join(m.mountpoint, 'dir/inner.txt');
     t.equal(await fs.promises.readFile(inner, 'utf8'), 'inside\n');
     const innerId = mem.get(mem.get(1).children.get('dir')!).children.get('inner.txt')!;
-    await m.session.notifyStore(innerId, 0, Buffer.from('INSIDE\n'));
+    await m.notify.store(innerId, 0, Buffer.from('INSIDE\n'));
     // The data of a RETRIEVE comes back as a NOTIFY_REPLY, which may take a ring entry: each
     // must be given back, or after as many as there are entries no request would be served.
-    const entries = (m.session.stats().ioUring?.queues ?? 0) * 8;
+    const entries = ((await m.stats()).ioUring?.queues ?? 0) * 8;
     const guard = <T>(p: Promise<T>): Promise<T | 'timed out'> => Promise.race([p, new Promise<'timed out'>((r) => setTimeout(() => r('timed out'), 10_000))]);
     for (let i = 0; i <= entries; i++) {
-      const data = await guard(m.session.notifyRetrieve(innerId, 0, 7));
+      const data = await guard(m.notify.retrieve(innerId, 0, 7));
       if (data === 'timed out' || data.toString() !== 'INSIDE\n') {
         t.fail(`retrieve ${i}: ${String(data)}`);
         return;
       }
     }
-    t.equal(m.session.stats().requests.NOTIFY_REPLY, entries + 1, `${entries + 1} retrieves answered`);
+    t.equal((await m.stats()).requests.NOTIFY_REPLY, entries + 1, `${entries + 1} retrieves answered`);
     t.equal(await guard(fs.promises.readFile(path.join(m.mountpoint, 'hello.txt'), 'utf8')), 'hello, world\n', 'requests are still served');
   });
 

@@ -3,6 +3,7 @@
 // its request becomes the method's arguments and its result the encoded reply. An opcode whose
 // method the filesystem leaves out has no row and is answered ENOSYS (the kernel remembers that
 // for OPEN, FLUSH, ACCESS, … and stops asking).
+import { isUtf8 } from 'node:buffer';
 import {
   FATTR_ATIME, FATTR_ATIME_NOW, FATTR_CTIME, FATTR_FH, FATTR_GID, FATTR_KILL_SUIDGID, FATTR_LOCKOWNER, FATTR_MODE,
   FATTR_MTIME, FATTR_MTIME_NOW, FATTR_SIZE, FATTR_UID, FOPEN_CACHE_DIR, FOPEN_DIRECT_IO, FOPEN_KEEP_CACHE,
@@ -21,14 +22,17 @@ import {
 import type { ForgetOne, KnownOpcode, Request, RequestOf } from '../protocol/requests';
 import type { EntryOut, OpenOut, StatxOut } from '../protocol/types';
 import { splitTimeout } from '../protocol/types';
+import type { BackingRegistry } from '../kernel/backing';
 import type { Dispatcher, Reply, RequestContext } from '../kernel/session';
 import {
   F_RDLCK, F_WRLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN,
-  type ConnectionInfo, type CreateReply, type Dirent, type Entry, type Filesystem, type MaybePromise, type OpenReply,
+  type ConnectionInfo, type CreateReply, type Dirent, type Entry, type Filesystem, type MaybePromise, type Name, type OpenReply,
   type SetattrArgs, type Statfs, type StatxReply,
 } from './api';
 
 const DEFAULT_TIMEOUT = 1;
+/** The file type bits of st_mode (include/uapi/linux/stat.h). */
+const S_IFMT = 0o170000;
 const DEFAULT_MAX_WRITE = 1024 * 1024;
 /**
  * STATFS for a filesystem without statfs(): what libfuse's lowlevel layer answers (names up to
@@ -44,6 +48,15 @@ interface Row<O extends KnownOpcode> {
   run: Handler<O>;
 }
 type Table = { [O in KnownOpcode]?: Row<O> };
+
+/**
+ * A name argument (api.ts, Name): the decoded string, unless the bytes are not UTF-8. Node's
+ * decoder turns every invalid sequence into U+FFFD, so a string without one is the exact
+ * decoding and only names holding U+FFFD need the bytes checked.
+ */
+function nameArg(name: string, bytes: Buffer): Name {
+  return name.includes('\ufffd') && !isUtf8(bytes) ? bytes : name;
+}
 
 function isPromise<T>(x: MaybePromise<T>): x is Promise<T> {
   return typeof (x as { then?: unknown } | null)?.then === 'function';
@@ -121,7 +134,7 @@ function fileOpenOut(fs: Filesystem, ctx: RequestContext, nodeid: number, o: Ope
   let out: OpenOut;
   let committed: void | Promise<void>;
   try {
-    out = ctx.openOut(nodeid, { ...openOut(o, fs), passthrough: o.passthrough === true, backingFd: o.backingFd });
+    out = ctx.openOut(nodeid, { ...openOut(o, fs), passthrough: o.backingFd !== undefined, backingFd: backingFdOf(o) });
     committed = o.commit?.();
   } catch (err) {
     undo();
@@ -139,6 +152,15 @@ function fileOpenOut(fs: Filesystem, ctx: RequestContext, nodeid: number, o: Ope
     undo();
     throw err;
   });
+}
+
+/** OpenReply.backingFd, checked: anything but an fd number is a bug in the filesystem, not a request. */
+function backingFdOf(o: OpenReply): number | undefined {
+  const fd = o.backingFd;
+  if (fd !== undefined && !(Number.isInteger(fd) && fd >= 0)) {
+    throw new TypeError(`OpenReply.backingFd ${String(fd)} is not a file descriptor`);
+  }
+  return fd;
 }
 
 function statxOut(r: StatxReply): StatxOut {
@@ -174,9 +196,16 @@ function statxOut(r: StatxReply): StatxOut {
   };
 }
 
-/** Dirent.type may be st_mode bits (S_IFDIR …) or already a DT_* value. */
+/**
+ * d_type of a Dirent (api.ts): its `type` is the S_IFMT bits of st_mode or 0, nothing else. The
+ * DT_* values are those bits shifted down, but 1-14 would also read as mode bits (permissions),
+ * so accepting both forms would leave some values ambiguous: anything else is a bug to report.
+ */
 function dtOf(type: number): number {
-  return type > 0o17 ? direntType(type) : type;
+  if (!Number.isInteger(type) || (type & ~S_IFMT) !== 0) {
+    throw new TypeError(`Dirent.type ${String(type)} is not a file type: expected the S_IFMT bits of st_mode (e.g. fs.constants.S_IFDIR) or 0`);
+  }
+  return direntType(type);
 }
 
 function setattrArgs(req: RequestOf<Opcode.SETATTR>): SetattrArgs {
@@ -221,8 +250,7 @@ const TABLE: Table = {
   [Opcode.LOOKUP]: {
     needs: ['lookup'],
     run: (fs, req, ctx) => {
-      ctx.nameBytes = req.nameBytes;
-      return then(fs.lookup!(ctx, req.header.nodeid, req.name), (e) => encodeEntryReply(req.header.unique, entryOut(e)));
+      return then(fs.lookup!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes)), (e) => encodeEntryReply(req.header.unique, entryOut(e)));
     },
   },
   [Opcode.GETATTR]: {
@@ -253,69 +281,59 @@ const TABLE: Table = {
   [Opcode.SYMLINK]: {
     needs: ['symlink'],
     run: async (fs, req, ctx) => {
-      ctx.nameBytes = req.nameBytes;
-      ctx.targetBytes = req.targetBytes;
-      return encodeEntryReply(req.header.unique, entryOut(await fs.symlink!(ctx, req.header.nodeid, req.name, req.target)));
+      return encodeEntryReply(req.header.unique, entryOut(await fs.symlink!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes), nameArg(req.target, req.targetBytes))));
     },
   },
   [Opcode.MKNOD]: {
     needs: ['mknod'],
     run: async (fs, req, ctx) => {
       ctx.umask = req.umask;
-      ctx.nameBytes = req.nameBytes;
-      return encodeEntryReply(req.header.unique, entryOut(await fs.mknod!(ctx, req.header.nodeid, req.name, req.mode, req.rdev)));
+      return encodeEntryReply(req.header.unique, entryOut(await fs.mknod!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes), req.mode, req.rdev)));
     },
   },
   [Opcode.MKDIR]: {
     needs: ['mkdir'],
     run: async (fs, req, ctx) => {
       ctx.umask = req.umask;
-      ctx.nameBytes = req.nameBytes;
-      return encodeEntryReply(req.header.unique, entryOut(await fs.mkdir!(ctx, req.header.nodeid, req.name, req.mode)));
+      return encodeEntryReply(req.header.unique, entryOut(await fs.mkdir!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes), req.mode)));
     },
   },
   [Opcode.UNLINK]: {
     needs: ['unlink'],
     run: async (fs, req, ctx) => {
-      ctx.nameBytes = req.nameBytes;
-      return (await fs.unlink!(ctx, req.header.nodeid, req.name), 0);
+      return (await fs.unlink!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes)), 0);
     },
   },
   [Opcode.RMDIR]: {
     needs: ['rmdir'],
     run: async (fs, req, ctx) => {
-      ctx.nameBytes = req.nameBytes;
-      return (await fs.rmdir!(ctx, req.header.nodeid, req.name), 0);
+      return (await fs.rmdir!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes)), 0);
     },
   },
   [Opcode.RENAME]: {
     needs: ['rename'],
     run: async (fs, req, ctx) => {
-      ctx.nameBytes = req.nameBytes;
-      ctx.newNameBytes = req.newNameBytes;
-      return (await fs.rename!(ctx, req.header.nodeid, req.name, req.newdir, req.newName, 0), 0);
+      return (await fs.rename!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes), req.newdir,
+        nameArg(req.newName, req.newNameBytes), 0), 0);
     },
   },
   [Opcode.RENAME2]: {
     needs: ['rename'],
     run: async (fs, req, ctx) => {
-      ctx.nameBytes = req.nameBytes;
-      ctx.newNameBytes = req.newNameBytes;
-      return (await fs.rename!(ctx, req.header.nodeid, req.name, req.newdir, req.newName, req.flags), 0);
+      return (await fs.rename!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes), req.newdir,
+        nameArg(req.newName, req.newNameBytes), req.flags), 0);
     },
   },
   [Opcode.LINK]: {
     needs: ['link'],
     run: async (fs, req, ctx) => {
-      ctx.nameBytes = req.nameBytes;
-      return encodeEntryReply(req.header.unique, entryOut(await fs.link!(ctx, req.oldnodeid, req.header.nodeid, req.name)));
+      return encodeEntryReply(req.header.unique, entryOut(await fs.link!(ctx, req.oldnodeid, req.header.nodeid, nameArg(req.name, req.nameBytes))));
     },
   },
   [Opcode.OPEN]: {
     needs: ['open'],
     run: (fs, req, ctx) => {
-      ctx.killSuidgid = (req.openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0;
-      return then(fs.open!(ctx, req.header.nodeid, req.flags),
+      return then(fs.open!(ctx, req.header.nodeid, req.flags, (req.openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0),
         (r) => then(fileOpenOut(fs, ctx, req.header.nodeid, r, req.flags), (open) => encodeOpenReply(req.header.unique, open)));
     },
   },
@@ -344,11 +362,11 @@ const TABLE: Table = {
   },
   [Opcode.SETXATTR]: {
     needs: ['setxattr'],
-    run: async (fs, req, ctx) => (await fs.setxattr!(ctx, req.header.nodeid, req.name, req.value, req.flags), 0),
+    run: async (fs, req, ctx) => (await fs.setxattr!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes), req.value, req.flags), 0),
   },
   [Opcode.GETXATTR]: {
     needs: ['getxattr'],
-    run: (fs, req, ctx) => then(fs.getxattr!(ctx, req.header.nodeid, req.name), (value) => xattrReply(req.header.unique, req.size, value)),
+    run: (fs, req, ctx) => then(fs.getxattr!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes)), (value) => xattrReply(req.header.unique, req.size, value)),
   },
   [Opcode.LISTXATTR]: {
     needs: ['listxattr'],
@@ -360,7 +378,7 @@ const TABLE: Table = {
   },
   [Opcode.REMOVEXATTR]: {
     needs: ['removexattr'],
-    run: async (fs, req, ctx) => (await fs.removexattr!(ctx, req.header.nodeid, req.name), 0),
+    run: async (fs, req, ctx) => (await fs.removexattr!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes)), 0),
   },
   [Opcode.FLUSH]: {
     needs: ['flush'],
@@ -418,9 +436,8 @@ const TABLE: Table = {
     needs: ['create'],
     run: (fs, req, ctx) => {
       ctx.umask = req.umask;
-      ctx.nameBytes = req.nameBytes;
-      ctx.killSuidgid = (req.openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0;
-      return then(fs.create!(ctx, req.header.nodeid, req.name, req.mode, req.flags),
+      return then(fs.create!(ctx, req.header.nodeid, nameArg(req.name, req.nameBytes), req.mode, req.flags,
+        (req.openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0),
         (r) => then(fileOpenOut(fs, ctx, r.nodeid, r.open, req.flags, r), (open) => encodeCreateReply(req.header.unique, entryOut(r), open)));
     },
   },
@@ -515,6 +532,8 @@ export class Bridge implements Dispatcher {
   private readonly handlers: (Handler<KnownOpcode> | undefined)[] = [];
   /** What the filesystem's init() was shown. */
   connection: ConnectionInfo | null = null;
+  /** The serving session's backing ids (useBacking()), for ConnectionInfo.checkBacking. */
+  private backing: BackingRegistry | null = null;
 
   constructor(private readonly fs: Filesystem) {
     for (const [op, row] of Object.entries(TABLE) as [string, Row<KnownOpcode>][]) {
@@ -534,6 +553,10 @@ export class Bridge implements Dispatcher {
   /** The largest WRITE the filesystem accepts; the session's read buffers are sized from it. */
   get maxWrite(): number {
     return this.fs.features?.maxWrite ?? DEFAULT_MAX_WRITE;
+  }
+
+  useBacking(registry: BackingRegistry | null): void {
+    this.backing = registry;
   }
 
   initWants(): InitWants {
@@ -570,6 +593,7 @@ export class Bridge implements Dispatcher {
       maxWrite: negotiated.maxWrite,
       maxReadahead: negotiated.maxReadahead,
       passthrough: negotiated.passthrough,
+      checkBacking: (dirFd: number) => this.backing?.checkDir(dirFd),
     };
     await this.fs.init?.(this.connection);
   }

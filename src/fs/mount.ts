@@ -11,7 +11,9 @@ import type { IoctlFunction } from '../kernel/backing';
 import { Session, type SessionStats } from '../kernel/session';
 import { deviceTransport } from '../kernel/transport';
 import { UringTransport } from '../kernel/uring';
-import type { Filesystem, ThreadedFilesystem } from './api';
+import type { Filesystem, Notifier, ThreadedFilesystem } from './api';
+import { sessionNotifier } from './notifier';
+import type { NegotiatedInit } from '../protocol/init';
 import { Bridge } from './bridge';
 import { Errno } from '../protocol/errors';
 import { REQUEST_TIMEOUT_MAX } from '../protocol/init';
@@ -70,8 +72,14 @@ export interface MountOptions extends KernelMountOptions {
 
 export interface MountHandle {
   readonly mountpoint: string;
-  /** Counters (session.stats()), notifications (session.notifyInvalEntry …), negotiated INIT. */
-  readonly session: Session;
+  /** Notifications to the kernel: invalidate a name or an inode's cache, store, retrieve, poll wakeup. */
+  readonly notify: Notifier;
+  /** What INIT settled with the kernel (flags by name, max_write, passthrough …). */
+  readonly negotiated: NegotiatedInit | null;
+  /** Null while passthrough is on; else why it is not (not negotiated, or refused by the kernel). */
+  readonly passthroughOff: string | null;
+  /** Why the session ended, when an error ended it (null while it runs, or after a clean end). */
+  readonly endError: Error | null;
   /**
    * Unmounts with umount(8). Rejects with MountError EBUSY while files are open, unless `lazy`:
    * then the mount is detached at once and the session goes on serving the open files until the
@@ -220,10 +228,27 @@ function allowOwnerAndRoot(bridge: Bridge, owner: number): void {
 
 export class Handle implements MountHandle {
   readonly closed: Promise<void>;
+  readonly notify: Notifier;
 
+  /** @internal `session` is not part of MountHandle: users get notify, stats() and the getters. */
   constructor(readonly mountpoint: string, readonly session: Session, private readonly connection: number | undefined,
     closed: Promise<void> = session.closed) {
     this.closed = closed;
+    this.notify = sessionNotifier(session);
+  }
+
+  get negotiated(): NegotiatedInit | null {
+    return this.session.negotiated;
+  }
+
+  get passthroughOff(): string | null {
+    const backing = this.session.backing;
+    if (backing === null || !backing.enabled) return backing?.disabledReason ?? 'not negotiated';
+    return null;
+  }
+
+  get endError(): Error | null {
+    return this.session.endError;
   }
 
   stats(): Promise<SessionStats> {

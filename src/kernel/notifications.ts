@@ -4,7 +4,8 @@
 // that writes the replies must not be stuck in it.
 import { FUSE_EXPIRE_ONLY } from '../protocol/constants';
 import {
-  encodeNotifyDelete, encodeNotifyInvalEntry, encodeNotifyInvalInode, encodeNotifyRetrieve, encodeNotifyStoreHeader,
+  encodeNotifyDelete, encodeNotifyInvalEntry, encodeNotifyInvalInode, encodeNotifyPoll, encodeNotifyRetrieve,
+  encodeNotifyStoreHeader,
 } from '../protocol/notify';
 import { errnoError } from './errors';
 
@@ -37,6 +38,10 @@ export class Notifications {
 
   store(nodeid: number, offset: number, data: Buffer): Promise<void> {
     return this.send([encodeNotifyStoreHeader(nodeid, offset, data.length), data]);
+  }
+
+  pollWakeup(kh: bigint): Promise<void> {
+    return this.send(encodeNotifyPoll(kh));
   }
 
   /** Resolves with the data the kernel sends back in a NOTIFY_REPLY (see reply()). */

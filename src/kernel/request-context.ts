@@ -17,13 +17,6 @@ export class RequestContext {
   readonly pid: number;
   /** The caller's umask, for operations that create a node (set by the dispatcher). */
   umask = 0;
-  // The exact bytes of the request's names (Linux names need not be UTF-8), set by the bridge;
-  // copies, not views into the read buffer. Fields of their own, so every context keeps one shape.
-  nameBytes: Buffer | undefined = undefined;
-  newNameBytes: Buffer | undefined = undefined;
-  targetBytes: Buffer | undefined = undefined;
-  /** OPEN/CREATE with O_TRUNC: FUSE_OPEN_KILL_SUIDGID, clear suid/sgid (set by the dispatcher). */
-  killSuidgid = false;
   /** True once INTERRUPT arrived for this request (or the session ended under it). */
   interrupted = false;
   /** Set when --debug timing is on. */
@@ -70,11 +63,6 @@ export class RequestContext {
     const out = backing.open(nodeid, intent);
     this.onUndelivered(() => backing.notDelivered(nodeid, intent.fh));
     return out;
-  }
-
-  /** Before a CREATE makes anything in `dirFd`: see BackingRegistry.checkDir. */
-  checkBacking(dirFd: number): void {
-    this.backing?.checkDir(dirFd);
   }
 
   /**

@@ -50,6 +50,8 @@ export interface Dispatcher {
   destroy?(): void | Promise<void>;
   /** With passthrough: the directory backing files come from, checked at start (startPassthrough). */
   readonly backingDirFd?: number;
+  /** Given the session's backing ids when the session is made (null without passthrough). */
+  useBacking?(registry: BackingRegistry | null): void;
 }
 
 export interface SessionOptions {
@@ -187,6 +189,7 @@ export class Session {
       debug: this.debug,
       shared: b.shared,
     });
+    dispatcher.useBacking?.(this.backing);
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -574,6 +577,11 @@ export class Session {
   /** Tells the kernel that `name` (inode `child`) was removed from `parent`. */
   notifyDelete(parent: number, child: number, name: string | Buffer): Promise<void> {
     return this.notifications.delete(parent, child, name);
+  }
+
+  /** Wakes the pollers of the kernel handle `kh` that a POLL request carried. */
+  notifyPoll(kh: bigint): Promise<void> {
+    return this.notifications.pollWakeup(kh);
   }
 
   /** Puts `data` into the page cache of `nodeid` at `offset`. */

@@ -28,7 +28,8 @@ export async function interruptHangingLookup(t: Test, options: MountOptions = {}
   child.kill('SIGINT');
   t.equal(await exited, 'SIGINT', 'the caller was killed by its signal');
   t.ok(aborted, "the handler's AbortSignal fired");
-  t.equal(m.session.stats().requests.INTERRUPT, 1, 'one INTERRUPT came');
-  t.equal(m.session.stats().inFlight, 0, 'the interrupted request was answered');
+  const stats = await m.stats();
+  t.equal(stats.requests.INTERRUPT, 1, 'one INTERRUPT came');
+  t.equal(stats.inFlight, 0, 'the interrupted request was answered');
   return m;
 }

@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     while ((nl = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      if (line === 'stats') process.stdout.write(JSON.stringify(handle.session.stats()) + '\n');
+      if (line === 'stats') void handle.stats().then((s) => process.stdout.write(JSON.stringify(s) + '\n'));
       else if (line === 'unmount') stop();
       else process.stdout.write(`unknown command ${line}\n`);
     }

@@ -284,10 +284,10 @@ async function mountOrExplain(filesystem: Filesystem | ThreadedFilesystem, mnt: 
 /** The ready line's word on passthrough: what the kernel granted, not only what was asked. */
 function passthroughState(asked: PassthroughMode, handle: MountHandle): string {
   if (asked === 'off') return '';
-  const backing = handle.session.backing;
   // Refused at start (EPERM in a user namespace, an old kernel): said above, and again here, for
   // a daemon's ready line is all its user sees.
-  if (backing === null || !backing.enabled) return `, passthrough off: ${backing?.disabledReason ?? 'not negotiated'}`;
+  const off = handle.passthroughOff;
+  if (off !== null) return `, passthrough off: ${off}`;
   return `, passthrough ${asked}`;
 }
 
@@ -327,7 +327,7 @@ async function serveUntilStopped(handle: MountHandle, statsFile: string | undefi
     for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   }
   await unmounting;
-  const endError = handle.session.endError;
+  const endError = handle.endError;
   if (!endError) log.info(`tsfuse: ${mnt} unmounted`);
   // handle.stats(): summed over the serving threads, whose counters outlive them.
   if (statsFile !== undefined) writeStats(statsFile, (await handle.stats()).requests);

@@ -23,7 +23,7 @@ import { FUSE_WRITE_KILL_SUIDGID } from '../../protocol/constants';
 import { Errno } from '../../protocol/errors';
 import type {
   AttrReply, ConnectionInfo, CopyFileRangeArgs, CreateContext, CreateReply, DirentPlusSink,
-  DirentSink, Entry, FileLock, Filesystem, FilesystemFeatures, MaybePromise, OpenReply, RequestContext,
+  DirentSink, Entry, FileLock, Filesystem, FilesystemFeatures, MaybePromise, Name, OpenReply, RequestContext,
   SetattrArgs, Statfs, StatxReply,
 } from '../api';
 import { FuseError } from '../errors';
@@ -33,7 +33,7 @@ import { DirTable, HandleTable, type DirHandles, type FileHandle, type FileHandl
 import { closeFreeing } from './close';
 import { InodeTable, O_NODE, type Inode, type InodeStore } from './inodes';
 import * as locks from './locks';
-import { checkName, exactName, procPath } from './names';
+import { checkName, procPath } from './names';
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_NOCTTY, O_APPEND, O_DIRECT, O_NONBLOCK, O_TRUNC, X_OK } = fs.constants;
 /** fstatat/fchownat/utimensat flags that act on the O_PATH fd's own inode. */
@@ -224,6 +224,8 @@ export class Loopback implements Filesystem {
   private readonly dirs: DirHandles;
   private readonly passthrough: PassthroughPolicy;
   private passthroughGranted = false;
+  /** The session's passthrough policy for a CREATE in `dirFd` (ConnectionInfo.checkBacking, from init()). */
+  private checkBacking: (dirFd: number) => void = () => {};
   readonly posixLocks: PosixLockKeeper;
   /** destroy() ran: every fd is closed, and none may be kept after. */
   private destroyed = false;
@@ -281,7 +283,7 @@ export class Loopback implements Filesystem {
       // One is still sent before the first write after each attribute
       // refresh (a new inode, a LOOKUP, a SETATTR reply clear S_NOSEC).
       handleKillprivV2: true,
-      // O_TRUNC comes with the OPEN (with ctx.killSuidgid) instead of as a
+      // O_TRUNC comes with the OPEN (with its killSuidgid) instead of as a
       // SETATTR after it: one round trip and one backing open fewer per
       // truncating open, and one GETXATTR security.capability fewer (the
       // SETATTR reply refreshed the attributes, which clears S_NOSEC).
@@ -304,6 +306,7 @@ export class Loopback implements Filesystem {
 
   init(conn: ConnectionInfo): void {
     this.passthroughGranted = conn.passthrough;
+    this.checkBacking = (dirFd) => conn.checkBacking?.(dirFd);
     this.writeback = conn.flags.has('FUSE_WRITEBACK_CACHE');
   }
 
@@ -338,8 +341,7 @@ export class Loopback implements Filesystem {
   // The operations the small-file paths take return their result directly: with nothing to
   // wait for, a promise per request only costs (api.ts, "Results").
 
-  lookup(ctx: RequestContext, parent: number, utf8Name: string): Entry {
-    const name = exactName(ctx.nameBytes, utf8Name);
+  lookup(_ctx: RequestContext, parent: number, name: Name): Entry {
     checkName(name);
     const dir = this.inodes.get(parent);
     const fd = sys.openatOrErrno(this.inodes.fd(dir), name, O_NODE);
@@ -477,33 +479,29 @@ export class Loopback implements Filesystem {
     return this.entry(found);
   }
 
-  async mknod(ctx: CreateContext, parent: number, utf8Name: string, mode: number, rdev: number): Promise<Entry> {
-    const name = exactName(ctx.nameBytes, utf8Name);
+  async mknod(ctx: CreateContext, parent: number, name: Name, mode: number, rdev: number): Promise<Entry> {
     checkName(name);
     const dir = this.inodes.get(parent);
     sys.mknodat(this.inodes.fd(dir), name, mode, rdev);
     return this.created(ctx, dir, name, mode);
   }
 
-  async mkdir(ctx: CreateContext, parent: number, utf8Name: string, mode: number): Promise<Entry> {
-    const name = exactName(ctx.nameBytes, utf8Name);
+  async mkdir(ctx: CreateContext, parent: number, name: Name, mode: number): Promise<Entry> {
     checkName(name);
     const dir = this.inodes.get(parent);
     sys.mkdirat(this.inodes.fd(dir), name, mode & MODE_BITS);
     return this.created(ctx, dir, name, S_IFDIR | mode);
   }
 
-  async symlink(ctx: CreateContext, parent: number, utf8Name: string, target: string): Promise<Entry> {
-    const name = exactName(ctx.nameBytes, utf8Name);
+  async symlink(ctx: CreateContext, parent: number, name: Name, target: Name): Promise<Entry> {
     checkName(name);
     const dir = this.inodes.get(parent);
-    sys.symlinkat(ctx.targetBytes ?? target, this.inodes.fd(dir), name);
+    sys.symlinkat(target, this.inodes.fd(dir), name);
     return this.created(ctx, dir, name, S_IFLNK | 0o777);
   }
 
-  async link(ctx: RequestContext, nodeid: number, newParent: number, utf8NewName: string): Promise<Entry> {
+  async link(_ctx: RequestContext, nodeid: number, newParent: number, newName: Name): Promise<Entry> {
     // Not recorded: the inode is pinned.
-    const newName = ctx.nameBytes ?? utf8NewName;
     checkName(newName);
     const inode = this.inodes.get(nodeid);
     // AT_EMPTY_PATH links the inode the fd holds, wherever its names are now
@@ -525,23 +523,19 @@ export class Loopback implements Filesystem {
     }
   }
 
-  async unlink(ctx: RequestContext, parent: number, utf8Name: string): Promise<void> {
-    const name = ctx.nameBytes ?? utf8Name;
+  async unlink(_ctx: RequestContext, parent: number, name: Name): Promise<void> {
     checkName(name);
     sys.unlinkat(this.nodeFd(parent), name);
   }
 
-  async rmdir(ctx: RequestContext, parent: number, utf8Name: string): Promise<void> {
-    const name = ctx.nameBytes ?? utf8Name;
+  async rmdir(_ctx: RequestContext, parent: number, name: Name): Promise<void> {
     checkName(name);
     sys.unlinkat(this.nodeFd(parent), name, sys.AT_REMOVEDIR);
   }
 
-  async rename(ctx: RequestContext, parent: number, utf8Name: string, newParent: number, utf8NewName: string,
+  async rename(_ctx: RequestContext, parent: number, name: Name, newParent: number, newName: Name,
     flags: number): Promise<void> {
-    // Both may be recorded as an inode's name (renamed()).
-    const name = exactName(ctx.nameBytes, utf8Name);
-    const newName = exactName(ctx.newNameBytes, utf8NewName);
+    // Both may be recorded as an inode's name (renamed()): the request's own, kept as they are.
     checkName(name);
     checkName(newName);
     const from = this.inodes.get(parent);
@@ -600,12 +594,12 @@ export class Loopback implements Filesystem {
     // FLUSH only serves to drop the closer's POSIX locks (flush()).
     const noflush = this.posixLocks === 'kernel';
     // The fd stays open until RELEASE; the session registers it with the kernel.
-    if (this.passesThrough(flags)) return { fh, passthrough: true, backingFd: fd, noflush };
+    if (this.passesThrough(flags)) return { fh, backingFd: fd, noflush };
     const directIo = (flags & O_DIRECT) !== 0;
     return { fh, directIo, parallelDirectWrites: directIo, noflush };
   }
 
-  open(ctx: RequestContext, nodeid: number, flags: number): MaybePromise<OpenReply> {
+  open(ctx: RequestContext, nodeid: number, flags: number, killSuidgid = false): MaybePromise<OpenReply> {
     const inode = this.inodes.get(nodeid);
     // Reopening a symlink's O_PATH fd through /proc gives ELOOP anyway; never try.
     if (inode.type === S_IFLNK) throw new FuseError('ELOOP');
@@ -614,7 +608,7 @@ export class Loopback implements Filesystem {
     if (inode.type !== S_IFREG) throw new FuseError(inode.type === S_IFDIR ? 'EISDIR' : 'ENXIO');
     // /proc/self/fd/N reopens the inode the O_PATH fd holds: no name is walked.
     const fd = sys.openat(sys.AT_FDCWD, procPath(this.inodes.fd(inode)), this.backingFlags(flags));
-    return this.committing(ctx, this.opened(inode, fd, flags), flags);
+    return this.committing(ctx, this.opened(inode, fd, flags), flags, killSuidgid);
   }
 
   /**
@@ -624,9 +618,9 @@ export class Loopback implements Filesystem {
    * the kernel refuses (ELOOP for a filesystem stacked too deep, with
    * `--passthrough require`) then fails having changed nothing.
    */
-  private committing(ctx: RequestContext, reply: OpenReply, flags: number): OpenReply {
+  private committing(ctx: RequestContext, reply: OpenReply, flags: number, openKillsSuidgid: boolean): OpenReply {
     const truncates = (flags & O_TRUNC) !== 0;
-    const kills = this.killsSuidgidOnOpen(ctx, flags);
+    const kills = this.killsSuidgidOnOpen(ctx, flags, openKillsSuidgid);
     if (!truncates && !kills) return reply;
     const handle = this.files.get(reply.fh);
     const commit = async (): Promise<void> => {
@@ -644,7 +638,7 @@ export class Loopback implements Filesystem {
   }
 
   /**
-   * A truncating open by a caller without CAP_FSETID (ctx.killSuidgid) clears
+   * A truncating open by a caller without CAP_FSETID (FUSE_OPEN_KILL_SUIDGID) clears
    * suid/sgid, as truncate(2) would on a local filesystem.
    *
    * With HANDLE_KILLPRIV_V2 the kernel leaves clearing suid/sgid on write to
@@ -656,27 +650,26 @@ export class Loopback implements Filesystem {
    * the inode already has passthrough opens. The difference from a native
    * file: the bits go at open rather than at the first write.
    */
-  private killsSuidgidOnOpen(ctx: RequestContext, flags: number): boolean {
-    const truncates = (flags & O_TRUNC) !== 0 && ctx.killSuidgid === true;
+  private killsSuidgidOnOpen(ctx: RequestContext, flags: number, openKillsSuidgid: boolean): boolean {
+    const truncates = (flags & O_TRUNC) !== 0 && openKillsSuidgid;
     const writesThrough = this.passthroughGranted && ctx.uid !== 0 && (flags & O_ACCMODE) !== O_RDONLY;
     return truncates || writesThrough;
   }
 
-  create(ctx: CreateContext, parent: number, utf8Name: string, mode: number, flags: number): CreateReply {
-    const name = exactName(ctx.nameBytes, utf8Name);
+  create(ctx: CreateContext, parent: number, name: Name, mode: number, flags: number, killSuidgid = false): CreateReply {
     checkName(name);
     const dir = this.inodes.get(parent);
     const dirFd = this.inodes.fd(dir);
     // With passthrough required, an open the kernel would refuse fails before the file exists.
-    if (this.passesThrough(flags)) ctx.checkBacking?.(dirFd);
+    if (this.passesThrough(flags)) this.checkBacking(dirFd);
     const { fd, made } = openOrCreate(dirFd, name, this.backingFlags(flags), (flags & O_EXCL) !== 0, mode & MODE_BITS);
-    return this.openedNew(ctx, dir, name, fd, made, flags, S_IFREG | mode);
+    return this.openedNew(ctx, dir, name, fd, made, flags, S_IFREG | mode, killSuidgid);
   }
 
   async tmpfile(ctx: CreateContext, parent: number, mode: number, flags: number): Promise<CreateReply> {
     const dir = this.inodes.get(parent);
     const fd = sys.openat(this.inodes.fd(dir), '.', this.backingFlags(flags) | sys.O_TMPFILE, mode & MODE_BITS);
-    return this.openedNew(ctx, dir, '', fd, true, flags, S_IFREG | mode);
+    return this.openedNew(ctx, dir, '', fd, true, flags, S_IFREG | mode, false);
   }
 
   /**
@@ -685,7 +678,7 @@ export class Loopback implements Filesystem {
    * open fails (abandon()); an existing one is opened as open() does.
    */
   private openedNew(ctx: CreateContext, dir: Inode, name: string | Buffer, fd: number, made: boolean, flags: number,
-    mode: number): CreateReply {
+    mode: number, killSuidgid: boolean): CreateReply {
     let found: Found | undefined;
     try {
       // The O_PATH fd comes from the open file itself, not from the name,
@@ -700,7 +693,7 @@ export class Loopback implements Filesystem {
       throw err;
     }
     const open = this.opened(found.inode, fd, flags);
-    if (!made) return { ...this.entry(found), open: this.committing(ctx, open, flags) };
+    if (!made) return { ...this.entry(found), open: this.committing(ctx, open, flags, killSuidgid) };
     const { stat } = found;
     return { ...this.entry(found), open, abandon: name === '' ? undefined : () => this.unmake(dir, name, stat) };
   }
@@ -899,11 +892,11 @@ export class Loopback implements Filesystem {
   // on 6.18), and the path reaches exactly the inode the fd holds — for a
   // symlink, the symlink itself, not its target.
 
-  async setxattr(_ctx: RequestContext, nodeid: number, name: string, value: Buffer, flags: number): Promise<void> {
+  async setxattr(_ctx: RequestContext, nodeid: number, name: Name, value: Buffer, flags: number): Promise<void> {
     sys.setxattr(procPath(this.nodeFd(nodeid)), name, value, flags);
   }
 
-  getxattr(_ctx: RequestContext, nodeid: number, name: string): Buffer | null {
+  getxattr(_ctx: RequestContext, nodeid: number, name: Name): Buffer | null {
     // The kernel asks for security.capability before the first write to every new file, which
     // almost never has one: a missing attribute is answered without an exception
     // (sys.getxattrOrErrno), and through the file's open fd when it has one (right after
@@ -923,7 +916,7 @@ export class Loopback implements Filesystem {
     return sys.xattrNames(sys.listxattr(procPath(this.nodeFd(nodeid))));
   }
 
-  async removexattr(_ctx: RequestContext, nodeid: number, name: string): Promise<void> {
+  async removexattr(_ctx: RequestContext, nodeid: number, name: Name): Promise<void> {
     sys.removexattr(procPath(this.nodeFd(nodeid)), name);
   }
 }

@@ -29,15 +29,6 @@ export function checkName(name: string | Buffer): void {
   }
 }
 
-/**
- * The name to hand the syscalls and to record: the request's exact bytes when
- * the session passed them (ctx.nameBytes …; the request's own copy, which the
- * inode table may keep to reopen files by), else the string (direct callers).
- */
-export function exactName(bytes: Buffer | undefined, name: string): string | Buffer {
-  return bytes ?? name;
-}
-
 /** The path through which the file behind `fd` (an O_PATH fd too) is reached without a path walk. */
 export function procPath(fd: number): string {
   return '/proc/self/fd/' + fd;

@@ -7,7 +7,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Attr } from '../../protocol/types';
 import type {
-  AttrReply, CreateContext, CreateReply, Dirent, DirentPlusSink, DirentSink, Entry, Filesystem, OpenReply, RequestContext,
+  AttrReply, CreateContext, CreateReply, Dirent, DirentPlusSink, DirentSink, Entry, Filesystem, Name, OpenReply, RequestContext,
   SetattrArgs, Statfs,
 } from '../api';
 import { FuseError } from '../errors';
@@ -34,10 +34,19 @@ interface DirHandle {
   entries: Listed[] | null;
 }
 
-/** The bytes of a name argument, copied: a name may be a view into the session's read buffer. */
-function nameBytes(name: string | Buffer, exact: Buffer | undefined): Buffer {
-  if (Buffer.isBuffer(name)) return Buffer.from(name);
-  return exact !== undefined ? Buffer.from(exact) : Buffer.from(name, 'utf8');
+/** The bytes of a name argument (the request's own, api.ts Name: kept as they are). */
+function nameBytes(name: Name): Buffer {
+  return typeof name === 'string' ? Buffer.from(name, 'utf8') : name;
+}
+
+/**
+ * An attribute name for the path API, whose attribute names are strings: one that is not UTF-8
+ * has no string that names it, so it cannot exist there (ENODATA) nor be made (EILSEQ).
+ */
+function xattrName(name: Name, setting: boolean): string {
+  if (typeof name === 'string') return name;
+  if (isUtf8(name)) return name.toString('utf8');
+  throw new FuseError(setting ? 'EILSEQ' : 'ENODATA', `attribute name ${JSON.stringify(name.toString('latin1'))} is not UTF-8`);
 }
 
 function join(dir: Buffer, name: Buffer): Buffer {
@@ -56,7 +65,6 @@ function openReply(r: PathOpenResult, what: string): OpenReply {
   const reply: OpenReply = { fh: fhOf(r.fh, what), directIo: r.directIo, keepCache: r.keepCache, nonseekable: r.nonseekable };
   if (r.backingFd !== undefined) {
     if (!Number.isInteger(r.backingFd) || r.backingFd < 0) throw new TypeError(`${what} returned backingFd ${String(r.backingFd)}: expected an open fd`);
-    reply.passthrough = true;
     reply.backingFd = r.backingFd;
   }
   return reply;
@@ -119,9 +127,10 @@ class PathAdapter<P extends string | Buffer> {
    * A name from a request. With string paths a name that is not UTF-8 cannot be handed over
    * (its decoding would name another file): looking it up finds nothing, creating it is EILSEQ.
    */
-  private name(name: string | Buffer, exact: Buffer | undefined, creating: boolean): Buffer {
-    const bytes = nameBytes(name, exact);
-    if (!this.buffers && !isUtf8(bytes)) {
+  private name(name: Name, creating: boolean): Buffer {
+    const bytes = nameBytes(name);
+    // A string is valid UTF-8 by construction (api.ts, Name); a Buffer from the session is not.
+    if (!this.buffers && typeof name !== 'string' && !isUtf8(bytes)) {
       throw new FuseError(creating ? 'EILSEQ' : 'ENOENT', `name ${JSON.stringify(bytes.toString('latin1'))} is not UTF-8; use the encoding: 'buffer' option to serve it`);
     }
     return bytes;
@@ -174,8 +183,8 @@ class PathAdapter<P extends string | Buffer> {
     return entry;
   }
 
-  async lookup(ctx: RequestContext, parent: number, name: string | Buffer): Promise<Entry> {
-    const bytes = this.name(name, ctx.nameBytes, false);
+  async lookup(ctx: RequestContext, parent: number, name: Name): Promise<Entry> {
+    const bytes = this.name(name, false);
     const dir = this.nodes.get(parent);
     try {
       return await this.entry(dir, bytes, ctx);
@@ -217,8 +226,8 @@ class PathAdapter<P extends string | Buffer> {
     return target;
   }
 
-  async mknod(ctx: CreateContext, parent: number, name: string | Buffer, mode: number, rdev: number): Promise<Entry> {
-    const bytes = this.name(name, ctx.nameBytes, true);
+  async mknod(ctx: CreateContext, parent: number, name: Name, mode: number, rdev: number): Promise<Entry> {
+    const bytes = this.name(name, true);
     const dir = this.nodes.get(parent);
     const path = this.arg(this.childPath(dir, bytes));
     if (this.ops.mknod !== undefined) await this.ops.mknod(path, mode, rdev, ctx);
@@ -230,47 +239,47 @@ class PathAdapter<P extends string | Buffer> {
     return this.entry(dir, bytes, ctx);
   }
 
-  async mkdir(ctx: CreateContext, parent: number, name: string | Buffer, mode: number): Promise<Entry> {
-    const bytes = this.name(name, ctx.nameBytes, true);
+  async mkdir(ctx: CreateContext, parent: number, name: Name, mode: number): Promise<Entry> {
+    const bytes = this.name(name, true);
     const dir = this.nodes.get(parent);
     await this.ops.mkdir!(this.arg(this.childPath(dir, bytes)), mode, ctx);
     return this.entry(dir, bytes, ctx);
   }
 
-  async symlink(ctx: CreateContext, parent: number, name: string | Buffer, target: string | Buffer): Promise<Entry> {
-    const bytes = this.name(name, ctx.nameBytes, true);
-    const to = nameBytes(target, ctx.targetBytes);
-    if (!this.buffers && !isUtf8(to)) throw new FuseError('EILSEQ', 'symlink target is not UTF-8');
+  async symlink(ctx: CreateContext, parent: number, name: Name, target: Name): Promise<Entry> {
+    const bytes = this.name(name, true);
+    const to = nameBytes(target);
+    if (!this.buffers && typeof target !== 'string' && !isUtf8(to)) throw new FuseError('EILSEQ', 'symlink target is not UTF-8');
     const dir = this.nodes.get(parent);
     await this.ops.symlink!(this.arg(to), this.arg(this.childPath(dir, bytes)), ctx);
     return this.entry(dir, bytes, ctx);
   }
 
-  async unlink(ctx: RequestContext, parent: number, name: string | Buffer): Promise<void> {
-    const bytes = this.name(name, ctx.nameBytes, false);
+  async unlink(ctx: RequestContext, parent: number, name: Name): Promise<void> {
+    const bytes = this.name(name, false);
     const dir = this.nodes.get(parent);
     await this.ops.unlink!(this.arg(this.childPath(dir, bytes)), ctx);
     this.nodes.removed(dir, bytes);
   }
 
-  async rmdir(ctx: RequestContext, parent: number, name: string | Buffer): Promise<void> {
-    const bytes = this.name(name, ctx.nameBytes, false);
+  async rmdir(ctx: RequestContext, parent: number, name: Name): Promise<void> {
+    const bytes = this.name(name, false);
     const dir = this.nodes.get(parent);
     await this.ops.rmdir!(this.arg(this.childPath(dir, bytes)), ctx);
     this.nodes.removed(dir, bytes);
   }
 
-  async rename(ctx: RequestContext, parent: number, name: string | Buffer, newParent: number, newName: string | Buffer, flags: number): Promise<void> {
-    const from = this.name(name, ctx.nameBytes, false);
-    const to = this.name(newName, ctx.newNameBytes, true);
+  async rename(ctx: RequestContext, parent: number, name: Name, newParent: number, newName: Name, flags: number): Promise<void> {
+    const from = this.name(name, false);
+    const to = this.name(newName, true);
     const dir = this.nodes.get(parent);
     const newDir = this.nodes.get(newParent);
     await this.ops.rename!(this.arg(this.childPath(dir, from)), this.arg(this.childPath(newDir, to)), flags, ctx);
     this.nodes.renamed(dir, from, newDir, to, (flags & 2) !== 0);
   }
 
-  async link(ctx: RequestContext, nodeid: number, newParent: number, newName: string | Buffer): Promise<Entry> {
-    const bytes = this.name(newName, ctx.nameBytes, true);
+  async link(ctx: RequestContext, nodeid: number, newParent: number, newName: Name): Promise<Entry> {
+    const bytes = this.name(newName, true);
     const from = this.path(nodeid);
     const dir = this.nodes.get(newParent);
     await this.ops.link!(from, this.arg(this.childPath(dir, bytes)), ctx);
@@ -284,8 +293,8 @@ class PathAdapter<P extends string | Buffer> {
     return this.ops.open === undefined ? { fh: 0 } : openReply(await this.ops.open(path, flags, ctx), 'open');
   }
 
-  async create(ctx: CreateContext, parent: number, name: string | Buffer, mode: number, flags: number): Promise<CreateReply> {
-    const bytes = this.name(name, ctx.nameBytes, true);
+  async create(ctx: CreateContext, parent: number, name: Name, mode: number, flags: number): Promise<CreateReply> {
+    const bytes = this.name(name, true);
     const dir = this.nodes.get(parent);
     const path = this.childPath(dir, bytes);
     const open = openReply(await this.ops.create!(this.arg(path), mode, flags, ctx), 'create');
@@ -431,12 +440,12 @@ class PathAdapter<P extends string | Buffer> {
     await this.ops.access!(this.path(nodeid), mask, ctx);
   }
 
-  async setxattr(ctx: RequestContext, nodeid: number, name: string, value: Buffer, flags: number): Promise<void> {
-    await this.ops.setxattr!(this.path(nodeid), name, value, flags, ctx);
+  async setxattr(ctx: RequestContext, nodeid: number, name: Name, value: Buffer, flags: number): Promise<void> {
+    await this.ops.setxattr!(this.path(nodeid), xattrName(name, true), value, flags, ctx);
   }
 
-  async getxattr(ctx: RequestContext, nodeid: number, name: string): Promise<Buffer> {
-    const v = await this.ops.getxattr!(this.path(nodeid), name, ctx);
+  async getxattr(ctx: RequestContext, nodeid: number, name: Name): Promise<Buffer> {
+    const v = await this.ops.getxattr!(this.path(nodeid), xattrName(name, false), ctx);
     if (v === null || v === undefined) throw new FuseError('ENODATA');
     if (typeof v === 'string') return Buffer.from(v);
     if (!Buffer.isBuffer(v)) throw new TypeError(`getxattr returned ${typeof v}: expected a Buffer, a string or null`);
@@ -449,8 +458,8 @@ class PathAdapter<P extends string | Buffer> {
     return names;
   }
 
-  async removexattr(ctx: RequestContext, nodeid: number, name: string): Promise<void> {
-    await this.ops.removexattr!(this.path(nodeid), name, ctx);
+  async removexattr(ctx: RequestContext, nodeid: number, name: Name): Promise<void> {
+    await this.ops.removexattr!(this.path(nodeid), xattrName(name, false), ctx);
   }
 }
 
