@@ -45,7 +45,7 @@ function writeAndClose(fd: number, data: string): void {
 if (process.getuid?.() !== 0) {
   t.plan(0, 'needs root (mounts FUSE, sets security.capability)');
 } else {
-  t.setTimeout(120_000);
+  t.setTimeout(300_000);
   const local = path.join(tempDir(t), 'f');
   fs.writeFileSync(local, 'x');
   sys.setxattr(local, CAP, capability());

@@ -10,7 +10,7 @@ const THREADS = 2;
 if (process.getuid?.() !== 0) {
   t.plan(0, 'needs root (mounts FUSE; passthrough needs CAP_SYS_ADMIN)');
 } else {
-  t.setTimeout(120_000);
+  t.setTimeout(300_000);
   t.test('behaviour suite on two threads, passthrough rw', async (t) => {
     const m = await behaviourSuite(t, { passthrough: 'rw' }, THREADS);
     // RELEASE is sent after close(2) returns: wait until the last arrived.

@@ -25,7 +25,7 @@ function userDir(parent: string): string {
 if (process.getuid?.() !== 0) {
   t.plan(0, 'needs root (mounts FUSE, runs commands as another user)');
 } else {
-  t.setTimeout(120_000);
+  t.setTimeout(300_000);
   const native = truncateAsUser(userDir(tempDir(t)), 'f');
 
   for (const passthrough of ['off', 'rw'] as const) {

@@ -60,7 +60,7 @@ async function holdLock(t: Test, file: string): Promise<{ send(line: string): Pr
 if (process.getuid?.() !== 0) {
   t.plan(0, 'needs root (mounts FUSE; passthrough needs CAP_SYS_ADMIN)');
 } else {
-  t.setTimeout(120_000);
+  t.setTimeout(300_000);
 
   t.test('default with passthrough: the kernel keeps POSIX locks, no FLUSH is sent', async (t) => {
     const m = await mountPassthrough(t, { loopback: { passthrough: 'rw' } }, (src) => {

@@ -23,7 +23,7 @@ if (process.getuid?.() !== 0) {
 } else if (spawnSync('sh', ['-c', 'command -v python3']).status !== 0) {
   t.plan(0, 'needs python3');
 } else {
-  t.setTimeout(120_000);
+  t.setTimeout(300_000);
   for (const policy of ['rw', 'ro'] as const) {
     t.test(`two threads, ${PROCESSES} processes on one file, policy ${policy}: no EIO, no backing id left`, async (t) => {
       const m = await mountLoopback(t, { passthrough: policy }, { threads: THREADS });

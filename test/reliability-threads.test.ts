@@ -11,7 +11,7 @@ const THREADS = 2;
 if (process.getuid?.() !== 0) {
   t.plan(0, 'needs root (mounts FUSE; passthrough needs CAP_SYS_ADMIN)');
 } else {
-  t.setTimeout(120_000);
+  t.setTimeout(300_000);
   for (const passthrough of ['off', 'rw'] as const) {
     t.test(`two threads, passthrough ${passthrough}: native vs mount, 3 client processes`, (t) =>
       differentialOnMount(t, passthrough, { threads: THREADS, procs: 3 }));

@@ -33,7 +33,7 @@ if (process.getuid?.() !== 0) {
 } else {
   const before = fs.readFileSync(ENABLE_URING, 'latin1').trim();
   t.teardown(() => fs.writeFileSync(ENABLE_URING, before));
-  t.setTimeout(300_000);
+  t.setTimeout(340_000);
 
   t.test('enable_uring off: one line saying why and what to do, and a mount served over /dev/fuse', async (t) => {
     setUring(false);
