@@ -4,8 +4,9 @@ import t, { type Test } from 'tap';
 import {
   Opcode, OPCODE_TABLE, opcodeName, opcodeRow, decodeRequest, decodeInHeader, isDecodeError,
   parseExtensions, describeRequest, describeDecodeError, encodeEmptyReply, encodeLkReply,
-  isResendUnique, UNIQUE_RESEND, OFFSET_MAX,
+  isResendUnique, UNIQUE_RESEND, OFFSET_MAX, Errno,
 } from '../src/protocol';
+import * as L from '../src/protocol/layouts';
 import type { DecodeError, Request, DecodeContext } from '../src/protocol';
 
 /** fuse_in_header (40 bytes) + body, len filled in. */
@@ -259,6 +260,29 @@ t.test('opcode table', async (t) => {
   t.equal(opcodeRow(Opcode.SYMLINK)?.names, 2);
   t.equal(opcodeRow(Opcode.LOOKUP)?.replyKind, 'entry');
   t.equal(opcodeRow(Opcode.READDIRPLUS)?.replyKind, 'direntplus');
+  t.same(OPCODE_TABLE.filter((r) => r.keepsBuffer).map((r) => r.name).sort(), ['IOCTL', 'SETXATTR', 'WRITE']);
+});
+
+t.test('a row refuses the numbers a real kernel never sends', async (t) => {
+  const implausible = (op: Opcode, body: Buffer): number => {
+    const r = ok(t, decodeRequest(req(op, body)));
+    return opcodeRow(op)!.implausible?.(r) ?? 0;
+  };
+  const read = (offset: bigint, size: number): Buffer => {
+    const b = Buffer.alloc(L.fuse_read_in.size);
+    b.writeBigUInt64LE(offset, L.fuse_read_in.off.offset);
+    b.writeUInt32LE(size, L.fuse_read_in.off.size);
+    return b;
+  };
+  t.equal(implausible(Opcode.READ, read(4096n, 4096)), 0, 'a plausible READ');
+  t.equal(implausible(Opcode.READ, read(2n ** 60n, 4096)), Errno.EINVAL, 'an offset past 2^53');
+  t.equal(implausible(Opcode.READDIR, read(0n, 64 * 1024 * 1024)), Errno.EINVAL, 'a 64 MiB READDIR');
+  const cfr = Buffer.alloc(L.fuse_copy_file_range_in.size);
+  cfr.writeBigUInt64LE(2n ** 64n - 1n, L.fuse_copy_file_range_in.off.len);
+  const r = ok(t, decodeRequest(req(Opcode.COPY_FILE_RANGE, cfr)));
+  t.equal(opcodeRow(Opcode.COPY_FILE_RANGE)!.implausible?.(r), 0, 'copy_file_range of SIZE_MAX is clamped, not refused');
+  t.equal((r as { len: number }).len, 0x7ffff000);
+  t.equal(opcodeRow(Opcode.LOOKUP)!.implausible, undefined, 'LOOKUP has nothing to check');
 });
 
 t.test('describeRequest', async (t) => {

@@ -173,6 +173,13 @@ t.test('every opcode decodes what buffer-layout encoded', async (t) => {
         t.ok(data.equals(b.payload), `${row.name} payload`);
         t.equal(data.buffer, b.buf.buffer, `${row.name} payload is a view`);
       }
+      // keepsBuffer tells the session to hold the read buffer until the reply: it must be set on
+      // every row whose request hands the filesystem a view into it. Extensions are views too,
+      // but no handler reads them; the session copies NOTIFY_REPLY's data before it returns.
+      if (i === 0) {
+        const views = Object.entries(typed).filter(([k, v]) => Buffer.isBuffer(v) && k !== 'extensions' && v.buffer === b.buf.buffer);
+        t.equal(row.keepsBuffer === true, views.length > 0 && row.opcode !== Opcode.NOTIFY_REPLY, `${row.name} keepsBuffer`);
+      }
       // The names are the request's own: the next read into the buffer does not change them.
       b.buf.fill(0xff);
       b.names.forEach((n, k) => t.ok((typed[nameKeys[k]] as Buffer).equals(n), `${row.name} name ${k} is a copy`));
