@@ -21,7 +21,8 @@ const isMounted = (mnt: string): boolean => mountsUnder(mnt).includes(mnt);
 
 /** The loopback fixture's server on a source directory of the test's choosing; killed by pid at teardown. */
 async function serve(t: Test, src: string, mnt: string, options: LoopbackOptions = {}): Promise<ChildProcess> {
-  const server = spawn(process.execPath, [...process.execArgv, SERVE, src, mnt, JSON.stringify(options)], {
+  // Without auto_unmount: these tests want the dead mount a SIGKILLed server leaves.
+  const server = spawn(process.execPath, [...process.execArgv, SERVE, src, mnt, JSON.stringify(options), '1', JSON.stringify({ autoUnmount: false })], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, UV_THREADPOOL_SIZE: '16' },
   });
